@@ -1,0 +1,78 @@
+"""Consistent matplotlib figures (PNG): line plots with seed bands and grouped bar charts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+STYLE = {"figure.dpi": 120, "savefig.dpi": 150, "axes.grid": True, "grid.alpha": 0.3,
+         "axes.spines.top": False, "axes.spines.right": False, "font.size": 9, "legend.fontsize": 8}
+
+
+def save(fig, path: Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def line_with_bands(df: pd.DataFrame, x: str, y: str, hue: str, path: Path, title: str = "",
+                    xlabel: str | None = None, ylabel: str | None = None, logx: bool = False,
+                    logy: bool = False, seed_col: str = "seed", ax=None) -> Path | None:
+    """Mean over seeds of ``y`` against ``x`` per ``hue`` group, with a +-1 std band.
+
+    ``df`` holds one row per (hue, x, seed), e.g. a filtered ``<table>_runs.csv``.
+    """
+    with plt.rc_context(STYLE):
+        own = ax is None
+        if own:
+            fig, ax = plt.subplots(figsize=(4.2, 3.2))
+        for name, grp in df.groupby(hue, sort=True):
+            stats = grp.groupby(x)[y].agg(["mean", "std", "count"]).sort_index()
+            xs = stats.index.to_numpy(dtype=float)
+            mean, std = stats["mean"].to_numpy(), np.nan_to_num(stats["std"].to_numpy())
+            ax.plot(xs, mean, marker="o", ms=3, label=str(name))
+            ax.fill_between(xs, mean - std, mean + std, alpha=0.2)
+        ax.set_xlabel(xlabel or x)
+        ax.set_ylabel(ylabel or y)
+        if logx:
+            ax.set_xscale("log")
+        if logy:
+            ax.set_yscale("log")
+        if title:
+            ax.set_title(title)
+        ax.legend(frameon=False)
+        if own:
+            return save(fig, path)
+    return None
+
+
+def bar_table(df: pd.DataFrame, group: str, bar: str, value: str, path: Path, err: str | None = None,
+              title: str = "", ylabel: str | None = None, order: Sequence[str] | None = None) -> Path:
+    """Grouped bars: one group per ``group`` value, one bar per ``bar`` value, optional error bars."""
+    with plt.rc_context(STYLE):
+        groups = list(dict.fromkeys(df[group]))
+        bars = list(order) if order else list(dict.fromkeys(df[bar]))
+        width = 0.8 / max(1, len(bars))
+        fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(groups) * len(bars) + 1.5), 3.2))
+        for i, b in enumerate(bars):
+            sub = df[df[bar] == b].set_index(group).reindex(groups)
+            xs = np.arange(len(groups)) + (i - (len(bars) - 1) / 2) * width
+            ax.bar(xs, sub[value].to_numpy(dtype=float), width,
+                   yerr=None if err is None else sub[err].to_numpy(dtype=float), label=str(b), capsize=2)
+        ax.set_xticks(np.arange(len(groups)))
+        ax.set_xticklabels([str(g) for g in groups], rotation=20, ha="right")
+        ax.set_ylabel(ylabel or value)
+        if title:
+            ax.set_title(title)
+        ax.legend(frameon=False, ncol=min(4, len(bars)))
+        return save(fig, path)

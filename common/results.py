@@ -1,0 +1,159 @@
+"""Run folders and the result schema.
+
+One table cell = one run = one folder ``runs/<slug>/<table>/<run_id>/`` holding
+``config.json`` (written first), ``log.txt``, ``metrics.csv`` and ``done`` (written last).
+Every file is written to a temporary name and renamed, so a reader never sees half a file,
+and a folder without ``done`` is simply unfinished: a rerun does it again.
+
+``run_id`` is a hash of (paper, table, profile, resolved config): the same cell gets the same
+id in every process and on every machine, which is what lets sweeps resume.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import hashlib
+import io
+import json
+import math
+import os
+import subprocess
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+#: Columns of ``results/<slug>/<profile>/<table>_runs.csv``, one row per (run, metric).
+RUN_COLUMNS = [
+    "paper", "table", "profile", "dataset", "method", "setting", "seed", "metric", "value", "n",
+    "run_id", "git_sha", "torch", "device", "wall_s", "finished_at",
+]
+#: Columns of ``results/<slug>/<profile>/<table>.csv``, one row per (cell, metric).
+CELL_COLUMNS = [
+    "paper", "table", "profile", "dataset", "method", "setting", "metric", "mean", "std",
+    "n_seeds", "paper_value", "delta",
+]
+#: Keys a run may set on each row it returns; the runner fills in the rest.
+ROW_KEYS = {"dataset", "method", "setting", "metric", "value", "n"}
+
+
+def runs_root() -> Path:
+    """Where run folders go: ``$REPRO_RUNS`` or ``<repo>/runs``."""
+    return Path(os.environ.get("REPRO_RUNS") or REPO_ROOT / "runs")
+
+
+def results_root() -> Path:
+    """Where committed results go: ``$REPRO_RESULTS`` or ``<repo>/results``."""
+    return Path(os.environ.get("REPRO_RESULTS") or REPO_ROOT / "results")
+
+
+def make_run_id(paper: str, table: str, profile: str, config: Mapping[str, Any]) -> str:
+    """Stable 12-hex-digit id of a resolved config (key order and process do not matter)."""
+    blob = json.dumps({"paper": paper, "table": table, "profile": profile, "config": config},
+                      sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def run_dir(paper: str, table: str, run_id: str, root: Path | None = None) -> Path:
+    return (root or runs_root()) / paper / table / run_id
+
+
+def is_done(path: Path) -> bool:
+    return (path / "done").is_file()
+
+
+# --------------------------------------------------------------------------------------
+# Atomic writes.
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def rows_to_csv(rows: Iterable[Mapping[str, Any]], columns: list[str]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="raise", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c, "") for c in columns})
+    return buf.getvalue()
+
+
+def write_csv_atomic(path: Path, rows: Iterable[Mapping[str, Any]], columns: list[str]) -> None:
+    write_text_atomic(path, rows_to_csv(rows, columns))
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+# --------------------------------------------------------------------------------------
+# Provenance.
+
+_GIT_SHA: str | None = None
+
+
+def git_sha() -> str:
+    """Short commit of the code that ran, with '+dirty' when the tree had uncommitted changes."""
+    global _GIT_SHA
+    if _GIT_SHA is None:
+        try:
+            sha = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO_ROOT,
+                                 capture_output=True, text=True, timeout=10).stdout.strip()
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                                    "--", "common", "papers"], cwd=REPO_ROOT,
+                                   capture_output=True, text=True, timeout=10).stdout.strip()
+            _GIT_SHA = (sha or "unknown") + ("+dirty" if dirty else "")
+        except (OSError, subprocess.SubprocessError):
+            _GIT_SHA = "unknown"
+    return _GIT_SHA
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+# --------------------------------------------------------------------------------------
+# Rows.
+
+
+class RowError(ValueError):
+    """A run returned a row that does not fit the result schema."""
+
+
+def normalise_rows(raw_rows: Any, defaults: Mapping[str, Any], provenance: Mapping[str, Any]
+                   ) -> list[dict[str, Any]]:
+    """Check what ``run()`` returned and complete each row to :data:`RUN_COLUMNS`."""
+    if not isinstance(raw_rows, (list, tuple)) or not raw_rows:
+        raise RowError(f"run() must return a non-empty list of row dicts, got {type(raw_rows).__name__}")
+    out = []
+    for i, row in enumerate(raw_rows):
+        if not isinstance(row, Mapping):
+            raise RowError(f"row {i} is {type(row).__name__}, expected a dict")
+        extra = set(row) - ROW_KEYS
+        if extra:
+            raise RowError(f"row {i} has unknown keys {sorted(extra)}; allowed: {sorted(ROW_KEYS)}")
+        if "metric" not in row or "value" not in row:
+            raise RowError(f"row {i} needs 'metric' and 'value': {dict(row)}")
+        value = row["value"]
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise RowError(f"row {i} metric {row['metric']!r}: value {value!r} is not a number") from None
+        full = {**defaults, **{k: v for k, v in row.items() if v is not None}, **provenance}
+        full["value"] = value if math.isfinite(value) else float("nan")
+        full.setdefault("n", "")
+        out.append(full)
+    return out

@@ -1,0 +1,404 @@
+"""Tables -> cells -> runs: expansion of ``papers/<slug>/tables/*.yaml`` and the executors.
+
+Table file format (every key but ``profiles`` optional)::
+
+    title: "Table 2: test AUC (%) on Cora and Citeseer"
+    settings: {epochs: 500}          # table settings, every profile
+    grid:                            # cartesian product; each combination is one cell
+      dataset: [cora, citeseer]
+      label_frac: [0.025, 0.05, 0.1]
+    cells: [{method: a}, {method: b, lr: 0.1}]   # optional list, crossed with the grid
+    overrides:                       # per-cell overrides, applied where `when` matches the cell
+      - when: {dataset: citeseer}
+        set: {lr: 0.01}
+    setting_keys: [label_frac]       # cell keys that name the `setting` column
+                                     # (default: every cell key but dataset, method and seed)
+    profiles:                        # quick and full are required; smoke defaults to quick
+      quick: {seeds: [0, 1, 2], settings: {epochs: 50}, grid: {dataset: [cora]}}
+      full:  {seeds: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]}
+
+A profile may replace grid axes (``grid``), add ``settings``, ``cells`` and ``overrides``.
+Precedence: defaults < QUICK < table settings < cell (grid, cells, overrides) < CLI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import itertools
+import logging
+import os
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import yaml
+
+from common import config as C
+from common import results as R
+
+
+def papers_dir() -> Path:
+    """Folder of paper packages (``REPRO_PAPERS_DIR`` lets tests point at a fixture package)."""
+    return Path(os.environ.get("REPRO_PAPERS_DIR") or R.REPO_ROOT / "papers")
+
+
+def papers_package() -> str:
+    return os.environ.get("REPRO_PAPERS_PACKAGE") or "papers"
+
+TABLE_KEYS = {"title", "description", "settings", "grid", "cells", "overrides", "setting_keys",
+              "profiles", "figure"}
+PROFILE_KEYS = {"seeds", "settings", "grid", "cells", "overrides"}
+LABEL_EXCLUDE = {"dataset", "method", "seed"}
+
+
+class SweepError(ValueError):
+    """A table file, paper name or sweep option that cannot be used."""
+
+
+# --------------------------------------------------------------------------------------
+# Papers and their modules.
+
+
+def available_papers() -> list[str]:
+    """Slugs of paper folders that have a run.py."""
+    root = papers_dir()
+    return sorted(p.name for p in root.iterdir() if (p / "run.py").is_file()) if root.is_dir() else []
+
+
+def normalise_slug(name: str) -> str:
+    """Accept 'graph-ssad' or 'graph_ssad'; raise with the list of papers when unknown."""
+    slug = name.strip().replace("-", "_")
+    papers = available_papers()
+    if slug not in papers:
+        listing = ", ".join(p.replace("_", "-") for p in papers) or "(none yet)"
+        raise SweepError(f"unknown paper {name!r}; available: {listing}")
+    return slug
+
+
+@dataclass
+class Paper:
+    slug: str
+    config_module: Any
+    config_cls: type
+    run_fn: Callable[..., Any]
+    run_module: Any
+
+    @property
+    def tables_dir(self) -> Path:
+        return papers_dir() / self.slug / "tables"
+
+    def tables(self) -> list[str]:
+        return sorted(p.stem for p in self.tables_dir.glob("*.yaml"))
+
+
+def load_paper(slug: str) -> Paper:
+    cfg_mod = importlib.import_module(f"{papers_package()}.{slug}.config")
+    run_mod = importlib.import_module(f"{papers_package()}.{slug}.run")
+    config_cls = getattr(cfg_mod, "Config", None)
+    if config_cls is None or not dataclasses.is_dataclass(config_cls):
+        raise SweepError(f"papers/{slug}/config.py must define a dataclass named Config")
+    if not config_cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+        raise SweepError(f"papers/{slug}/config.py: Config must be a frozen dataclass")
+    run_fn = getattr(run_mod, "run", None)
+    if not callable(run_fn):
+        raise SweepError(f"papers/{slug}/run.py must define run(cfg, workdir=None) -> rows")
+    return Paper(slug, cfg_mod, config_cls, run_fn, run_mod)
+
+
+# --------------------------------------------------------------------------------------
+# Cells.
+
+
+@dataclass
+class Cell:
+    paper: str
+    table: str
+    profile: str
+    config: Any
+    values: dict[str, Any]
+    setting: str
+    run_id: str = ""
+    runs_root: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.run_id:
+            self.run_id = R.make_run_id(self.paper, self.table, self.profile, C.to_dict(self.config))
+
+    @property
+    def dir(self) -> Path:
+        return R.run_dir(self.paper, self.table, self.run_id, Path(self.runs_root) if self.runs_root else None)
+
+    def label(self) -> str:
+        parts = [f"{k}={v}" for k, v in self.values.items()]
+        return f"{self.paper}/{self.table} " + " ".join(parts)
+
+
+def parse_seeds(text: str | Sequence[int] | None) -> list[int] | None:
+    """'0,1,2' or '0-4' (inclusive) or a list -> list of ints; None/'' -> None."""
+    if text is None or text == "":
+        return None
+    if not isinstance(text, str):
+        return [int(s) for s in text]
+    seeds: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                lo, hi = part.split("-", 1)
+                seeds.extend(range(int(lo), int(hi) + 1))
+            else:
+                seeds.append(int(part))
+        except ValueError:
+            raise SweepError(f"SEEDS: cannot read {part!r}; use e.g. 0,1,2 or 0-4") from None
+    if not seeds:
+        raise SweepError(f"SEEDS: no seeds in {text!r}")
+    return seeds
+
+
+def load_table(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SweepError(f"no table file {path}")
+    with open(path, encoding="utf-8") as fh:
+        spec = yaml.safe_load(fh) or {}
+    if not isinstance(spec, dict):
+        raise SweepError(f"{path}: a table file is a mapping")
+    unknown = set(spec) - TABLE_KEYS
+    if unknown:
+        raise SweepError(f"{path}: unknown table keys {sorted(unknown)}; valid: {sorted(TABLE_KEYS)}")
+    profiles = spec.get("profiles") or {}
+    for name in ("quick", "full"):
+        if name not in profiles:
+            raise SweepError(f"{path}: profiles.{name} is required")
+    for name, prof in profiles.items():
+        if name not in C.PROFILES:
+            raise SweepError(f"{path}: unknown profile {name!r}; valid: {', '.join(C.PROFILES)}")
+        bad = set(prof or {}) - PROFILE_KEYS
+        if bad:
+            raise SweepError(f"{path}: profiles.{name} has unknown keys {sorted(bad)}; valid: {sorted(PROFILE_KEYS)}")
+    return spec
+
+
+def _matches(when: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
+    return all(values.get(k) == v for k, v in when.items())
+
+
+def expand_table(paper: Paper, table: str, profile: str, seeds: Sequence[int] | None = None,
+                 cli: Mapping[str, Any] | None = None, runs_root: Path | None = None) -> list[Cell]:
+    """All cells of one table for one profile, each with its fully resolved config."""
+    if profile not in C.PROFILES:
+        raise C.ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(C.PROFILES)}")
+    path = paper.tables_dir / f"{table}.yaml"
+    spec = load_table(path)
+    prof = dict(spec["profiles"].get(profile) or ({} if profile != "smoke" else spec["profiles"]["quick"]) or {})
+    if profile == "smoke" and "smoke" not in spec["profiles"]:
+        prof = dict(prof)
+        prof["seeds"] = list(prof.get("seeds") or [0])[:1]
+    settings = {**(spec.get("settings") or {}), **(prof.get("settings") or {})}
+    grid = {**(spec.get("grid") or {}), **(prof.get("grid") or {})}
+    for key, axis in grid.items():
+        if not isinstance(axis, list) or not axis:
+            raise SweepError(f"{path}: grid.{key} must be a non-empty list")
+    cells_list = list(prof.get("cells") or spec.get("cells") or [{}])
+    overrides = list(spec.get("overrides") or []) + list(prof.get("overrides") or [])
+    seed_list = list(seeds) if seeds else list(prof.get("seeds") or [0])
+    setting_keys = spec.get("setting_keys")
+
+    base = C.resolve(paper.config_cls, paper.config_module, profile)
+    try:
+        base = C.apply_overrides(base, settings, f"table settings of {path.name}")
+    except C.ConfigError as exc:
+        raise C.ConfigError(f"{path}: {exc}") from None
+
+    out: list[Cell] = []
+    keys = list(grid)
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        for extra in cells_list:
+            values = {**dict(zip(keys, combo)), **(extra or {})}
+            cell_over = dict(values)
+            for ov in overrides:
+                if _matches(ov.get("when") or {}, values):
+                    cell_over.update(ov.get("set") or {})
+            label_keys = setting_keys if setting_keys is not None else [k for k in values if k not in LABEL_EXCLUDE]
+            setting = ";".join(f"{k}={values[k]}" for k in label_keys if k in values) or "default"
+            for seed in seed_list:
+                try:
+                    cfg = C.apply_overrides(base, {**cell_over, "seed": seed}, f"cell {values} of {path.name}")
+                    cfg = C.apply_overrides(cfg, cli, "command line", from_text=True)
+                except C.ConfigError as exc:
+                    raise C.ConfigError(f"{path}: {exc}") from None
+                out.append(Cell(paper.slug, table, profile, cfg, {**values, "seed": seed}, setting,
+                                runs_root=str(runs_root) if runs_root else ""))
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Executing one cell.
+
+
+def _call_run(run_fn: Callable[..., Any], cfg: Any, workdir: Path) -> Any:
+    params = inspect.signature(run_fn).parameters
+    if "workdir" in params:
+        return run_fn(cfg, workdir=workdir)
+    return run_fn(cfg)
+
+
+def execute_cell(cell: Cell, threads: int = 0) -> str:
+    """Run one cell into its folder unless it is done; returns 'done', 'skipped' or raises."""
+    folder = cell.dir
+    if R.is_done(folder):
+        return "skipped"
+    paper = load_paper(cell.paper)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in ("metrics.csv", "failed"):
+        (folder / stale).unlink(missing_ok=True)
+    meta = {"paper": cell.paper, "table": cell.table, "profile": cell.profile, "run_id": cell.run_id,
+            "cell": cell.values, "setting": cell.setting}
+    R.write_json_atomic(folder / "config.json", {"meta": meta, "config": C.to_dict(cell.config)})
+    cfg = cell.config
+    if threads and getattr(cfg, "threads", 0) == 0 and hasattr(cfg, "threads"):
+        cfg = dataclasses.replace(cfg, threads=threads)
+
+    logger = logging.getLogger(f"repro.{cell.paper}")
+    handler = logging.FileHandler(folder / "log.txt", mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.info("start %s run_id=%s", cell.label(), cell.run_id)
+    t0 = time.time()
+    try:
+        raw = _call_run(paper.run_fn, cfg, folder)
+        wall = time.time() - t0
+        from common.runtime import device_name
+        import torch
+
+        defaults = {"dataset": getattr(cfg, "dataset", cell.values.get("dataset", "-")),
+                    "method": getattr(cfg, "method", cell.values.get("method", "-")),
+                    "setting": cell.setting, "seed": getattr(cfg, "seed", cell.values.get("seed", 0))}
+        dev = getattr(cfg, "device", "auto")
+        if dev == "auto":
+            dev = "cuda" if torch.cuda.is_available() else "cpu"
+        prov = {"paper": cell.paper, "table": cell.table, "profile": cell.profile,
+                "run_id": cell.run_id, "git_sha": R.git_sha(), "torch": torch.__version__,
+                "device": device_name(dev), "wall_s": round(wall, 3), "finished_at": R.now_iso()}
+        rows = R.normalise_rows(raw, defaults, prov)
+        R.write_csv_atomic(folder / "metrics.csv", rows, R.RUN_COLUMNS)
+        R.write_text_atomic(folder / "done", prov["finished_at"] + "\n")
+        logger.info("done in %.2fs, %d rows", wall, len(rows))
+        return "done"
+    except BaseException:
+        logger.error("failed:\n%s", traceback.format_exc())
+        R.write_text_atomic(folder / "failed", traceback.format_exc())
+        raise
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+
+def _execute_cell_worker(cell: Cell, threads: int) -> tuple[str, str]:
+    os.environ["REPRO_THREADS"] = str(threads)
+    return cell.run_id, execute_cell(cell, threads)
+
+
+# --------------------------------------------------------------------------------------
+# Executors.
+
+
+@dataclass
+class SweepReport:
+    ran: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _progress(total: int, desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="cell", dynamic_ncols=True,
+                disable=os.environ.get("REPRO_PROGRESS", "1") == "0")
+
+
+def run_cells(cells: Sequence[Cell], executor: str = "serial", jobs: int = 0,
+              desc: str = "cells", slurm: Mapping[str, Any] | None = None) -> SweepReport:
+    """Run every unfinished cell; finished ones (``done`` present) are skipped."""
+    report = SweepReport()
+    todo = []
+    for cell in cells:
+        if R.is_done(cell.dir):
+            report.skipped.append(cell.run_id)
+        else:
+            todo.append(cell)
+    if not todo:
+        return report
+    ncpu = os.cpu_count() or 1
+    if executor == "serial":
+        bar = _progress(len(todo), desc)
+        for cell in todo:
+            bar.set_postfix_str(cell.label()[-60:])
+            try:
+                execute_cell(cell)
+                report.ran.append(cell.run_id)
+            except Exception as exc:  # keep going; report at the end
+                report.failed.append((cell.label(), f"{type(exc).__name__}: {exc}"))
+            bar.update(1)
+        bar.close()
+    elif executor == "local":
+        workers = jobs or ncpu
+        threads = max(1, ncpu // workers)
+        import multiprocessing as mp
+
+        bar = _progress(len(todo), desc)
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            futs = {pool.submit(_execute_cell_worker, cell, threads): cell for cell in todo}
+            for fut in as_completed(futs):
+                cell = futs[fut]
+                try:
+                    fut.result()
+                    report.ran.append(cell.run_id)
+                except Exception as exc:
+                    report.failed.append((cell.label(), f"{type(exc).__name__}: {exc}"))
+                bar.update(1)
+        bar.close()
+    elif executor in ("slurm", "submitit-local", "submitit-debug"):
+        report = _run_submitit(todo, report, executor, jobs, slurm or {})
+    else:
+        raise SweepError(f"unknown executor {executor!r}; valid: serial, local, slurm")
+    return report
+
+
+def _run_submitit(todo: Sequence[Cell], report: SweepReport, executor: str, jobs: int,
+                  slurm: Mapping[str, Any]) -> SweepReport:
+    """Slurm job array through submitit (``submitit-local``/``-debug`` run the same path here)."""
+    import submitit
+
+    folder = R.runs_root() / "_submitit" / todo[0].paper / "%j"
+    cluster = {"slurm": "slurm", "submitit-local": "local", "submitit-debug": "debug"}[executor]
+    ex = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    params = {"timeout_min": int(slurm.get("timeout_min", os.environ.get("SLURM_TIMEOUT_MIN", 240))),
+              "name": f"repro-{todo[0].paper}"}
+    if cluster == "slurm":
+        params["slurm_array_parallelism"] = jobs or 64
+        if os.environ.get("SLURM_PARTITION"):
+            params["slurm_partition"] = os.environ["SLURM_PARTITION"]
+        gpus = int(slurm.get("gpus_per_node", os.environ.get("SLURM_GPUS", 0)) or 0)
+        if gpus:
+            params["gpus_per_node"] = gpus
+        params["cpus_per_task"] = int(os.environ.get("SLURM_CPUS", 4))
+    ex.update_parameters(**params)
+    jobs_ = ex.map_array(_execute_cell_worker, list(todo), [0] * len(todo))
+    bar = _progress(len(jobs_), f"{todo[0].paper} ({executor})")
+    for cell, job in zip(todo, jobs_):
+        try:
+            job.result()
+            report.ran.append(cell.run_id)
+        except Exception as exc:
+            report.failed.append((cell.label(), f"{type(exc).__name__}: {exc}"))
+        bar.update(1)
+    bar.close()
+    return report
