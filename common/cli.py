@@ -66,7 +66,7 @@ def reproduce(paper_name: str, profile: str = "quick", executor: str = "serial",
         make_figures(out_dir, profile)
     verdicts = REP.evaluate_paper(slug, profile, results_root)
     if update_readme and results_root is None:
-        REP.update_readmes()
+        REP.update_paper_readme(slug)
     print(f"\n{slug} [{profile}]: {len(report.ran)} cells run, {len(report.skipped)} already done, "
           f"{len(report.failed)} failed, {time.time() - t0:.1f}s; results in {out_dir}")
     for v in verdicts:

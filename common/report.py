@@ -284,13 +284,18 @@ def update_readmes(root: Path | None = None, readme: Path | None = None) -> None
         if INDEX_BEGIN in text:
             R.write_text_atomic(readme, replace_between(text, INDEX_BEGIN, INDEX_END, index_markdown(root)))
     for p in paper_index():
-        path = papers_dir() / p["slug"] / "README.md"
-        if path.is_file():
-            text = path.read_text(encoding="utf-8")
-            if RESULTS_BEGIN in text:
-                new = replace_between(text, RESULTS_BEGIN, RESULTS_END, paper_results_section(p["slug"], root))
-                if new != text:
-                    R.write_text_atomic(path, new)
+        update_paper_readme(p["slug"], root)
+
+
+def update_paper_readme(slug: str, root: Path | None = None) -> None:
+    """Regenerate the results section of ``papers/<slug>/README.md`` (between the markers)."""
+    path = papers_dir() / slug / "README.md"
+    if path.is_file():
+        text = path.read_text(encoding="utf-8")
+        if RESULTS_BEGIN in text:
+            new = replace_between(text, RESULTS_BEGIN, RESULTS_END, paper_results_section(slug, root))
+            if new != text:
+                R.write_text_atomic(path, new)
 
 
 def make_results(root: Path | None = None) -> Path:
