@@ -18,14 +18,15 @@ HYPHEN_PAPERS := $(subst _,-,$(PAPERS))
 REPRO_TARGETS := $(addprefix reproduce-,$(HYPHEN_PAPERS))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-all lint results reproduce-all list clean-runs $(REPRO_TARGETS)
+.PHONY: help setup test test-all lint results reproduce-all list clean-runs bench-overhead data-status $(REPRO_TARGETS)
 
 help: ## this list
 	@echo "Usage: make <target> [PROFILE=smoke|quick|full] [EXECUTOR=serial|local|slurm] [SEEDS=0,1,2|0-4] [JOBS=N] [ARGS='--set key=value']"
 	@echo
-	@grep -E '^[a-zA-Z_%-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-22s %s\n", $$1, $$2}'
+	@printf "  %-22s %s\n" "reproduce-<paper>" "run a paper's tables for PROFILE (default quick); creates .venv on first use"
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-22s %s\n", $$1, $$2}'
 	@echo
-	@echo "Papers: $(if $(HYPHEN_PAPERS),$(addprefix reproduce-,$(HYPHEN_PAPERS)),(none yet))"
+	@echo "Papers: $(if $(HYPHEN_PAPERS),$(HYPHEN_PAPERS),(none yet))"
 
 $(VENV_STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,10 +37,11 @@ $(VENV_STAMP): requirements.txt pyproject.toml
 
 setup: $(VENV_STAMP) ## create the virtual environment (.venv) from requirements.txt
 
-$(REPRO_TARGETS): reproduce-%: $(VENV_STAMP) ## (reproduce-<paper>) run a paper's tables for PROFILE (default quick)
+$(REPRO_TARGETS): reproduce-%: $(VENV_STAMP)
 	$(PY) -m common.cli reproduce $* $(ARGS)
 
-reproduce-%: ## unknown paper: lists the available ones
+reproduce-%:
+	@# only reached for names that are not papers (the static pattern rule above wins otherwise)
 	@echo "error: unknown paper '$*'. Available papers: $(if $(HYPHEN_PAPERS),$(HYPHEN_PAPERS),(none yet))" >&2; exit 2
 
 reproduce-all: $(VENV_STAMP) ## reproduce every paper for PROFILE, one after the other
@@ -59,6 +61,12 @@ lint: $(VENV_STAMP) ## ruff
 
 list: $(VENV_STAMP) ## the papers that can be reproduced
 	@$(PY) -m common.cli list
+
+bench-overhead: $(VENV_STAMP) ## sweep overhead per cell (no-op cells, serial executor)
+	$(PY) -m tests.bench_sweep_overhead
+
+data-status: $(VENV_STAMP) ## which shared datasets are found on this machine
+	$(PY) -m common.data
 
 clean-runs: ## delete runs/ (raw run folders; results/ is kept)
 	rm -rf runs

@@ -209,7 +209,12 @@ def apply_overrides(cfg: Any, overrides: Mapping[str, Any] | None, layer: str = 
     new = dataclasses.replace(cfg, **changes)
     validate = getattr(new, "validate", None)
     if callable(validate):
-        validate()
+        try:
+            validate()
+        except ConfigError:
+            raise
+        except ValueError as exc:  # a paper's validate() may raise plain ValueError
+            raise ConfigError(f"{exc} (in {layer})") from None
     return new
 
 

@@ -8,7 +8,7 @@ class Config(BaseConfig):
     dataset: str = "digits"
     """Dataset name (only sklearn digits here)."""
     method: str = "logreg"
-    """'logreg' (multinomial logistic regression) or 'centroid' (nearest class mean)."""
+    """'logreg' (multinomial logistic regression), 'centroid' (nearest class mean) or 'noop' (returns at once)."""
     C: float = 1.0
     """Inverse L2 regularisation strength of the logistic regression."""
     train_frac: float = 0.5
@@ -19,8 +19,8 @@ class Config(BaseConfig):
     def validate(self) -> None:
         if not 0.0 < self.train_frac < 1.0:
             raise ValueError(f"train_frac must be in (0, 1), got {self.train_frac}")
-        if self.method not in ("logreg", "centroid"):
-            raise ValueError(f"method must be 'logreg' or 'centroid', got {self.method!r}")
+        if self.method not in ("logreg", "centroid", "noop"):
+            raise ValueError(f"method must be 'logreg', 'centroid' or 'noop', got {self.method!r}")
 
 
 QUICK = {"C": 0.5}

@@ -10,6 +10,8 @@ from common.runtime import seed_everything
 
 
 def run(cfg, workdir=None):
+    if cfg.method == "noop":  # for measuring the sweep's own overhead per cell
+        return [{"metric": "noop", "value": 0.0}]
     seed_everything(cfg.seed)
     if cfg.sleep_s:
         time.sleep(cfg.sleep_s)

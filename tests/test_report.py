@@ -1,0 +1,87 @@
+"""Aggregation and the claims report on the committed fixture run folders (a real tiny experiment)."""
+
+import csv
+import shutil
+from statistics import mean, stdev
+
+import pandas as pd
+import pytest
+
+from common import report as REP
+from common.claims import HELD, NOT_HELD, NOT_MEASURED, Results, compare
+from tests.conftest import FIXTURE_RUNS
+
+T1 = FIXTURE_RUNS / "digits_logreg" / "t1"
+
+
+def _metric_values(method, metric="test_acc_pct"):
+    vals = []
+    for folder in T1.iterdir():
+        with open(folder / "metrics.csv") as fh:
+            vals += [float(r["value"]) for r in csv.DictReader(fh) if r["method"] == method and r["metric"] == metric]
+    return vals
+
+
+def test_fixture_has_six_finished_runs():
+    folders = sorted(T1.iterdir())
+    assert len(folders) == 6
+    assert all((f / "done").is_file() and (f / "config.json").is_file() for f in folders)
+
+
+def test_aggregate_cells_and_claims(fixture_env, tmp_path):
+    written = REP.aggregate("digits_logreg", "quick", {"t1": sorted(T1.iterdir())}, tmp_path / "results")
+    cells = pd.read_csv(written["t1"], keep_default_na=False)
+    runs = pd.read_csv(tmp_path / "results" / "digits_logreg" / "quick" / "t1_runs.csv")
+    assert len(runs) == 6 * 2 and set(runs["seed"]) == {0, 1, 2}
+    row = cells[(cells.method == "logreg") & (cells.metric == "test_acc_pct")].iloc[0]
+    vals = _metric_values("logreg")
+    assert row["n_seeds"] == 3 and row["mean"] == pytest.approx(mean(vals), abs=1e-5)
+    assert row["std"] == pytest.approx(stdev(vals), abs=1e-5)
+    assert float(row["paper_value"]) == 96.0 and float(row["delta"]) == pytest.approx(mean(vals) - 96.0, abs=1e-5)
+    cen = cells[(cells.method == "centroid") & (cells.metric == "test_acc_pct")].iloc[0]
+    assert cen["paper_value"] == "" and cen["delta"] == ""
+
+    verdicts = {v["id"]: v for v in REP.evaluate_paper("digits_logreg", "quick", tmp_path / "results")}
+    assert verdicts["C1"]["status"] == HELD and f"{mean(vals):.4g}" in verdicts["C1"]["evidence"]
+    assert verdicts["C2"]["status"] == NOT_HELD
+    assert verdicts["C3"]["status"] == NOT_MEASURED and "t9" in verdicts["C3"]["evidence"]
+    assert (tmp_path / "results" / "digits_logreg" / "quick" / "claims.csv").is_file()
+
+
+def test_summary_and_readme_sections(fixture_env, tmp_path, monkeypatch):
+    results = tmp_path / "results"
+    REP.aggregate("digits_logreg", "quick", {"t1": sorted(T1.iterdir())}, results)
+    papers = tmp_path / "papers"
+    shutil.copytree(REP.papers_dir() / "digits_logreg", papers / "digits_logreg")
+    (papers / "index.yaml").write_text("- {slug: digits_logreg, title: Fixture, venue: test, arxiv: x}\n"
+                                       "- {slug: other, title: Not started, venue: test, arxiv: y}\n")
+    (papers / "digits_logreg" / "README.md").write_text(
+        "# Fixture\n\n<!-- results:begin -->\nold\n<!-- results:end -->\n\nafter\n")
+    readme = tmp_path / "README.md"
+    readme.write_text("top\n<!-- papers:begin -->\n<!-- papers:end -->\nbottom\n")
+    monkeypatch.setenv("REPRO_PAPERS_DIR", str(papers))
+    out = REP.write_summary(results)
+    REP.update_readmes(results, readme)
+    summary = out.read_text()
+    assert "1 held, 1 not held, 1 not measured" in summary
+    assert "Paper vs ours" in summary and "96" in summary
+    idx = readme.read_text()
+    assert "| [`digits_logreg`](papers/digits_logreg/) | Fixture | test | results: quick | 1/3 (quick) |" in idx
+    assert "| `other` | Not started | test | not started |" in idx and idx.endswith("bottom\n")
+    paper_readme = (papers / "digits_logreg" / "README.md").read_text()
+    assert "old" not in paper_readme and "**t1**" in paper_readme and "**not held**" in paper_readme
+    assert paper_readme.endswith("after\n")
+
+
+def test_compare_helper():
+    assert compare(2.0, ">", 1.0, "a", "b").status == HELD
+    assert compare(2.0, ">", 1.5, "a", "b", margin=1.0).status == NOT_HELD
+    assert compare(float("nan"), ">", 1.0, "a", "b").status == NOT_MEASURED
+
+
+def test_results_lookup_errors(tmp_path):
+    res = Results(tmp_path)
+    from common.claims import NotMeasured
+
+    with pytest.raises(NotMeasured, match="no results for table 'x'"):
+        res.mean("x", metric="m")

@@ -1,0 +1,165 @@
+"""Table expansion, resuming a killed sweep, executors, and bad requests to make/CLI."""
+
+import csv
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from common import config as C
+from common import sweep as S
+from common.cli import UsageError, reproduce
+from tests.conftest import FIXTURE_RUNS, REPO, subprocess_env
+
+
+def _t1_cells(profile="quick", **kw):
+    return S.expand_table(S.load_paper("digits_logreg"), "t1", profile, **kw)
+
+
+def test_expansion_and_precedence(fixture_env):
+    cells = _t1_cells()
+    assert len(cells) == 2 * 3  # 2 methods x 3 seeds (quick)
+    by = {(c.values["method"], c.values["seed"]): c.config for c in cells}
+    assert by[("logreg", 0)].C == 0.5  # QUICK
+    assert by[("centroid", 0)].C == 1.0  # per-cell override beats QUICK
+    assert {c.setting for c in cells} == {"train_frac=0.5"}
+    assert len({c.run_id for c in cells}) == 6
+    full = _t1_cells("full")
+    assert len(full) == 2 * 5 and all(c.config.C == 1.0 for c in full)  # table setting beats defaults
+    smoke = _t1_cells("smoke")
+    assert len(smoke) == 2  # smoke: quick's cells with one seed
+    assert all(c.config.train_frac == 0.5 for c in smoke)  # the grid (cell) beats SMOKE's 0.3
+    cli = _t1_cells(cli={"C": "2.0"})
+    assert all(c.config.C == 2.0 for c in cli)  # CLI beats the per-cell override
+    assert [c.values["seed"] for c in _t1_cells(seeds=[7])] == [7, 7]
+
+
+def test_run_ids_are_stable_across_processes_and_machines(fixture_env):
+    committed = {p.name for p in (FIXTURE_RUNS / "digits_logreg" / "t1").iterdir()}
+    assert {c.run_id for c in _t1_cells()} == committed
+
+
+def test_bad_table_values_fail_before_running(fixture_env, tmp_path):
+    with pytest.raises(C.ConfigError, match="'lrr'"):
+        _t1_cells(cli={"lrr": "1"})
+    with pytest.raises(C.ConfigError, match="train_frac"):
+        _t1_cells(cli={"train_frac": "1.5"})
+    assert not (tmp_path / "runs").exists()
+
+
+def test_seeds_syntax():
+    assert S.parse_seeds("0-2,5") == [0, 1, 2, 5]
+    assert S.parse_seeds(None) is None
+    with pytest.raises(S.SweepError, match="SEEDS"):
+        S.parse_seeds("a,b")
+
+
+def _done(tmp_path):
+    return sorted((tmp_path / "runs" / "digits_logreg" / "t1").glob("*/done"))
+
+
+def test_killed_sweep_resumes_only_missing_cells(fixture_env, tmp_path):
+    cmd = [sys.executable, "-m", "common.cli", "reproduce", "digits-logreg", "--tables", "t1",
+           "--set", "sleep_s=0.7"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env=subprocess_env(tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 90
+    while len(_done(tmp_path)) < 2 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    k = len(_done(tmp_path))
+    assert 2 <= k < 6, f"expected the kill to land mid-sweep, {k} cells done"
+    report = reproduce("digits-logreg", tables=["t1"], cli_overrides={"sleep_s": "0.7"}, update_readme=False)
+    assert len(report.ran) == 6 - k and len(report.skipped) == k and not report.failed
+    with open(tmp_path / "results" / "digits_logreg" / "quick" / "t1_runs.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    per_cell = Counter((r["method"], r["seed"], r["metric"]) for r in rows)
+    assert len(per_cell) == 2 * 3 * 2 and set(per_cell.values()) == {1}
+    again = reproduce("digits-logreg", tables=["t1"], cli_overrides={"sleep_s": "0.7"}, update_readme=False)
+    assert again.ran == [] and len(again.skipped) == 6
+
+
+def test_failed_cell_leaves_no_done_and_reruns(fixture_env, tmp_path, monkeypatch):
+    cells = _t1_cells(seeds=[0])
+    paper = S.load_paper("digits_logreg")
+
+    def boom(cfg, workdir=None):
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(paper.run_module, "run", boom)
+    report = S.run_cells(cells)
+    assert len(report.failed) == 2 and "injected" in report.failed[0][1]
+    assert all(not (c.dir / "done").exists() and (c.dir / "failed").exists() for c in cells)
+    monkeypatch.undo()
+    monkeypatch.setenv("REPRO_PAPERS_DIR", str(REPO / "tests" / "fixture_papers"))
+    monkeypatch.setenv("REPRO_PAPERS_PACKAGE", "tests.fixture_papers")
+    monkeypatch.setenv("REPRO_RUNS", str(tmp_path / "runs"))
+    report = S.run_cells(cells)
+    assert len(report.ran) == 2 and all((c.dir / "done").exists() and not (c.dir / "failed").exists() for c in cells)
+
+
+def test_local_executor(fixture_env):
+    cells = _t1_cells(seeds=[0, 1])
+    report = S.run_cells(cells, executor="local", jobs=2)
+    assert len(report.ran) == 4 and not report.failed
+    assert all((c.dir / "done").is_file() for c in cells)
+
+
+def test_submitit_path_runs(fixture_env, monkeypatch):
+    pytest.importorskip("submitit")
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    cells = _t1_cells(seeds=[3])
+    report = S.run_cells(cells, executor="submitit-local")
+    assert len(report.ran) == 2 and not report.failed, report.failed
+    assert all((c.dir / "done").is_file() for c in cells)
+
+
+def test_unknown_executor(fixture_env):
+    with pytest.raises(S.SweepError, match="serial, local, slurm"):
+        S.run_cells(_t1_cells(seeds=[0]), executor="threads")
+
+
+def test_full_profile_refused_without_cuda(fixture_env, tmp_path):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present: the refusal only applies without it")
+    with pytest.raises(UsageError, match="CUDA is not available.*ALLOW_CPU_FULL"):
+        reproduce("digits-logreg", profile="full", update_readme=False)
+    assert not (tmp_path / "runs").exists()
+    rep = reproduce("digits-logreg", profile="full", tables=["t1"], seeds="0", allow_cpu_full=True,
+                    update_readme=False)
+    assert len(rep.ran) == 2
+
+
+def test_unknown_paper_and_profile_messages(fixture_env):
+    with pytest.raises(S.SweepError, match="unknown paper 'nope'; available: digits-logreg"):
+        reproduce("nope")
+    with pytest.raises(C.ConfigError, match="unknown profile 'fast'"):
+        reproduce("digits-logreg", profile="fast")
+    with pytest.raises(UsageError, match="unknown table 'tx'.*t1"):
+        reproduce("digits-logreg", tables=["tx"])
+
+
+def test_make_unknown_paper_lists_available():
+    out = subprocess.run(["make", "-s", "reproduce-no-such-paper"], cwd=REPO, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "unknown paper 'no-such-paper'" in out.stderr and "Available papers:" in out.stderr
+
+
+def test_cli_exit_codes(tmp_path):
+    env = subprocess_env(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "common.cli", "reproduce", "digits-logreg", "--profile", "fast"],
+                         cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 2 and "unknown profile 'fast'" in out.stderr and "Traceback" not in out.stderr
+    out = subprocess.run([sys.executable, "-m", "tests.fixture_papers.digits_logreg.run", "--help"],
+                         cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 0 and "Inverse L2 regularisation strength" in out.stdout
+    out = subprocess.run([sys.executable, "-m", "tests.fixture_papers.digits_logreg.run", "--C", "abc"],
+                         cwd=REPO, env=env, capture_output=True, text=True)
+    assert out.returncode == 2 and "C: cannot read 'abc' as float" in out.stderr
+    assert not (tmp_path / "runs").exists()
