@@ -1,0 +1,96 @@
+"""Configuration of the Meta-ticket reproduction. Defaults = the official Omniglot 5-way 1-shot MLP
+setting (config.yaml of dchiji-ntt/meta-ticket @ e9ca2c25, ``omniglot_1s5w_mlp_{maml,ticket}``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.config import BaseConfig
+
+METHODS = ("maml", "anil", "boil", "meta_ticket", "meta_ticket_iterand")
+DATASETS = ("omniglot", "omniglot_small", "cifarfs", "miniimagenet", "sinusoid")
+
+
+@dataclass(frozen=True)
+class Config(BaseConfig):
+    dataset: str = "omniglot"
+    """omniglot (full background/evaluation) | omniglot_small (the two minimal background splits, quick
+    stand-in) | cifarfs | miniimagenet | sinusoid."""
+    method: str = "meta_ticket"
+    """maml | anil | boil | meta_ticket | meta_ticket_iterand (Meta-ticket with IteRand re-randomisation)."""
+    n_way: int = 5
+    """Classes per episode (train_ways; test_ways = the same)."""
+    k_shot: int = 1
+    """Support examples per class (train_shots; test_shots = the same)."""
+    q_query: int = 0
+    """Query examples per class; 0 = k_shot (torchmeta helper default used by the official code)."""
+    hidden_sizes: str = "256,128,64,64"
+    """MLP hidden sizes before the width factor (official omniglot_mlp; CIFAR-FS 5mlp: 1024,512,256,128)."""
+    width_factor: float = 1.0
+    """Width factor multiplying every hidden size (paper: 1, 2, 4, 8)."""
+    image_size: int = 0
+    """Image side; 0 = the dataset's (28 Omniglot, 32 CIFAR-FS, 84 miniImageNet)."""
+    rotations: bool = True
+    """Omniglot class augmentation by 90/180/270-degree rotations (official omniglot_helper)."""
+    iterations: int = 30000
+    """Outer (meta-training) iterations."""
+    meta_batch: int = 4
+    """Tasks per outer step (official batch_size)."""
+    inner_lr: float = 0.4
+    """Inner-loop SGD step size (Omniglot 0.4; CIFAR-FS 0.5; sinusoid 0.01)."""
+    train_steps: int = 1
+    """Inner steps during meta-training."""
+    test_steps: int = 3
+    """Inner steps during meta-testing (3 for Omniglot, from the MAML paper)."""
+    first_order: bool = False
+    """Drop second-order terms of the meta-gradient (official default: second order)."""
+    outer_lr: float = 0.0
+    """Outer learning rate; 0 = the method's official value (AdamW 1e-3 for MAML/ANIL/BOIL,
+    SGD 10 for Meta-ticket scores)."""
+    ticket_optimizer: str = "sgd"
+    """Score optimiser of Meta-ticket: sgd (momentum 0.9, cosine schedule with warm-up) | adamw (constant lr;
+    the official sinusoid 'ticket+adam' setting)."""
+    warmup_iters: int = 1000
+    """Linear warm-up iterations of the cosine score schedule (CustomCosineLR)."""
+    init_sparsity: float = 0.0
+    """Fraction of weights pruned at initialisation (fixes the score threshold; official 0.0)."""
+    rerand_freq: int = 1000
+    """IteRand: re-randomise pruned weights every this many outer steps (meta_ticket_iterand only)."""
+    rerand_rate: float = 1.0
+    """IteRand: probability that a pruned weight is re-drawn (meta_ticket_iterand only)."""
+    aux_lr: float = 1e-3
+    """AdamW lr for parameters meta-learned densely by Meta-ticket (sinusoid: hidden1, hidden3, biases)."""
+    eval_episodes: int = 1000
+    """Meta-test episodes (official test_batch_size)."""
+    feature_episodes: int = 50
+    """Meta-test episodes used for the feature-change (CKA before vs after adaptation) analysis."""
+    sin_hidden: int = 40
+    """Sinusoid MLP hidden units (before the width factor)."""
+
+    def validate(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.ticket_optimizer not in ("sgd", "adamw"):
+            raise ValueError(f"ticket_optimizer must be sgd or adamw, got {self.ticket_optimizer!r}")
+        for key in ("n_way", "k_shot", "iterations", "meta_batch", "train_steps", "test_steps", "eval_episodes", "sin_hidden"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if self.q_query < 0 or self.feature_episodes < 0 or self.warmup_iters < 0 or self.rerand_freq < 0:
+            raise ValueError("q_query, feature_episodes, warmup_iters and rerand_freq must be >= 0")
+        if not 0.0 <= self.init_sparsity < 1.0:
+            raise ValueError(f"init_sparsity must be in [0, 1), got {self.init_sparsity}")
+        if not 0.0 <= self.rerand_rate <= 1.0:
+            raise ValueError(f"rerand_rate must be in [0, 1], got {self.rerand_rate}")
+        if self.width_factor <= 0 or self.inner_lr <= 0 or self.outer_lr < 0:
+            raise ValueError("width_factor and inner_lr must be > 0, outer_lr >= 0")
+        if self.dataset == "sinusoid" and self.method in ("anil", "boil"):
+            raise ValueError("the paper runs only MAML and Meta-ticket on sinusoid regression")
+
+
+# Quick profile (CPU, 2 cores, ~minutes): the Omniglot minimal splits, short meta-training with the
+# schedule compressed proportionally (warm-up and IteRand period = iterations / 30, as 1000 / 30000).
+QUICK = {"dataset": "omniglot_small", "iterations": 100, "warmup_iters": 3, "rerand_freq": 3,
+         "eval_episodes": 100, "feature_episodes": 10}
+SMOKE = {"iterations": 6, "warmup_iters": 2, "rerand_freq": 3, "eval_episodes": 6, "feature_episodes": 3}
