@@ -1,0 +1,101 @@
+"""Configuration of the CAFe reproduction. Defaults = the paper's CIFAR-10-C setting (full profile);
+``QUICK`` = the CPU profile on real offline data; ``SMOKE`` = seconds, for tests."""
+
+from dataclasses import dataclass
+
+from common.config import BaseConfig
+
+from .corruptions import CORRUPTIONS
+
+METHODS = ("source", "bn", "tent", "pl", "shot_im", "tfa", "cafe", "cafe_nogroup")
+DATASETS = ("cifar10sub", "fmnist", "cifar10", "cifar100", "imagenet")
+STREAMS = ("single", "mixed")
+
+
+@dataclass(frozen=True)
+class Config(BaseConfig):
+    dataset: str = "cifar10"
+    """Target benchmark. Full: cifar10 (CIFAR-10-C), cifar100 (CIFAR-100-C), imagenet (ImageNet-C).
+    Quick: cifar10sub (the 15k-image CIFAR-10 JPEG subset, corrupted here), fmnist (Fashion-MNIST, corrupted here)."""
+    method: str = "cafe"
+    """source | bn | tent | pl | shot_im | tfa | cafe | cafe_nogroup (CAFe without feature grouping)."""
+    stream: str = "single"
+    """'single': each corruption is its own test stream (model reset between corruptions);
+    'mixed': the 15 corruptions shuffled together into one stream (the paper's multiple-corruption setting)."""
+    severity: int = 5
+    """Corruption severity 1..5 (5 = the most severe, the usual CIFAR-10-C report)."""
+    n_per_corruption: int = 10000
+    """Test images per corruption (CIFAR-10-C has 10,000; quick draws fewer, class-balanced-at-random)."""
+    batch_size: int = 256
+    """Test batch size (paper: 256)."""
+    lr: float = 1e-3
+    """Learning rate of the test-time optimiser for every adapting method."""
+    optimizer: str = "adam"
+    """Test-time optimiser: adam (Tent's CIFAR setting) or sgd (momentum 0.9)."""
+    steps: int = 1
+    """Gradient steps per test batch."""
+    n_groups: int = 128
+    """k, the number of feature groups from spectral clustering (paper: k=128 with ResNet-50's d=2048)."""
+    align_weight: float = 1.0
+    """Weight of the alignment loss against the information-maximisation loss (not verified against the paper)."""
+    cov_eps: float = 1e-3
+    """Ridge eps*I added to source and target covariances before the divergence."""
+    divergence: str = "sym_kl"
+    """Gaussian divergence for CAFe: sym_kl | kl_source_target | kl_target_source."""
+    depth: int = 26
+    """Depth of the CIFAR ResNet (6n+2; paper: ResNet-26 for CIFAR). ImageNet uses torchvision ResNet-50."""
+    width: int = 4
+    """Width multiplier of the CIFAR ResNet (stages 16/32/64 x width; feature dim 64 x width)."""
+    source_epochs: int = 200
+    """Epochs of source training (clean train set, SGD momentum 0.9, cosine lr, crop+flip)."""
+    source_lr: float = 0.1
+    """Peak learning rate of source training."""
+    source_batch_size: int = 128
+    """Batch size of source training."""
+    n_source_train: int = 0
+    """Source training images used (0 = all)."""
+    train_seed: int = 0
+    """Seed of source training and of the benchmark's corruption draws (fixed across run seeds, like the
+    fixed CIFAR-10-C files); the run seed varies the stream order and hence the adaptation."""
+    imagenet_weights: str = ""
+    """ImageNet only: path of torchvision ResNet-50 weights (IMAGENET1K_V1 .pth); '' = download."""
+    n_stats: int = 0
+    """Source images used for the pre-computed statistics (0 = all of the training set)."""
+
+    def validate(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.stream not in STREAMS:
+            raise ValueError(f"stream must be one of {STREAMS}, got {self.stream!r}")
+        if self.severity not in (1, 2, 3, 4, 5):
+            raise ValueError(f"severity must be 1..5, got {self.severity}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2 (batch statistics), got {self.batch_size}")
+        if self.n_per_corruption < self.batch_size:
+            raise ValueError(f"n_per_corruption ({self.n_per_corruption}) must be >= batch_size ({self.batch_size})")
+        if self.n_per_corruption > 10000:
+            raise ValueError(f"n_per_corruption must be <= 10000 (test-set size), got {self.n_per_corruption}")
+        if self.n_groups < 1 or self.n_groups > 64 * self.width:
+            raise ValueError(f"n_groups must be in [1, feature dim {64 * self.width}], got {self.n_groups}")
+        if (self.depth - 2) % 6:
+            raise ValueError(f"depth must be 6n+2, got {self.depth}")
+        if self.steps < 1 or self.lr <= 0 or self.source_epochs < 1:
+            raise ValueError("steps, lr and source_epochs must be positive")
+        if self.cov_eps < 0 or self.align_weight < 0:
+            raise ValueError("cov_eps and align_weight must be >= 0")
+        if self.optimizer not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
+        if self.divergence not in ("sym_kl", "kl_source_target", "kl_target_source"):
+            raise ValueError(f"unknown divergence {self.divergence!r}")
+
+
+# Quick: CIFAR-style ResNet-8 (stages 16/32/64, feature d=64) trained on CPU; 128 test images per
+# corruption at severity 5; batch 64 (< d+1, so the full 64x64 target covariance is singular, as
+# d=2048 > 256 is in the paper); k=4 groups of ~16 dims (the paper's 2048/128).
+QUICK = {"depth": 8, "width": 1, "n_per_corruption": 128, "batch_size": 64, "n_groups": 4,
+         "source_epochs": 8, "threads": 1}
+SMOKE = {"n_per_corruption": 32, "batch_size": 16, "source_epochs": 1, "n_source_train": 500, "n_stats": 500}
+
+ALL_CORRUPTIONS = CORRUPTIONS

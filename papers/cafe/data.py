@@ -1,0 +1,176 @@
+"""Data for the CAFe reproduction: clean source sets, corrupted test streams, full-profile loaders.
+
+Quick profile (real data available offline):
+- ``cifar10sub``: the real CIFAR-10 images of ``$REPRO_DATA/cifar10_subset`` (5,000 train = 500/class,
+  10,000 test), stored there as JPEG (quality ~75) re-encodings, not the original PNG-equivalent pixels.
+- ``fmnist``: full Fashion-MNIST (60k/10k, Debian package ``dataset-fashion-mnist``), zero-padded to
+  32x32 and replicated to 3 channels so the same CIFAR-10-C corruption code applies.
+Both are corrupted here into a CIFAR-10-C-style benchmark (``corruptions.py``), cached under
+``runs/cafe/_cache``.
+
+Full profile (the paper's benchmarks; not on this machine):
+- CIFAR-10-C / CIFAR-100-C in the standard layout ``<root>/CIFAR-10-C/<corruption>.npy`` (uint8,
+  (50000, 32, 32, 3): severities 1..5 stacked, 10,000 each) and ``labels.npy``;
+- the clean training sets in the official *binary* layout (no pickles):
+  ``cifar-10-batches-bin/data_batch_{1..5}.bin`` (records of 1 label byte + 3072 pixel bytes),
+  ``cifar-100-binary/train.bin`` (coarse byte, fine byte, 3072 pixel bytes);
+- ImageNet-C as ``<root>/ImageNet-C/<corruption>/<severity>/<wnid>/*.JPEG`` and an ImageNet training
+  folder ``<root>/imagenet/train/<wnid>/*.JPEG`` for the pre-computed source statistics.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from common.data import DataFormatError, find_files, load_fashion_mnist
+
+from .corruptions import CORRUPTIONS, corrupt_batch
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+QUICK_DATASETS = {"cifar10sub": "CIFAR-10 subset (JPEG), 5k train / 10k test",
+                  "fmnist": "Fashion-MNIST full 60k / 10k, padded to 32x32 RGB"}
+FULL_DATASETS = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
+CIFAR_SUB_HOW = ("the offline copy lives in the shared data folder (cifar10_subset/, see its SOURCE.md); "
+                 "set REPRO_DATA to the folder that contains cifar10_subset/")
+CIFAR_C_HOW = ("download CIFAR-10-C / CIFAR-100-C from https://zenodo.org/record/2535967 and "
+               "https://zenodo.org/record/3555552, untar into $REPRO_DATA/")
+CIFAR_BIN_HOW = ("download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz (or cifar-100-binary.tar.gz) "
+                 "and untar into $REPRO_DATA/")
+IMAGENET_C_HOW = "download ImageNet-C from https://zenodo.org/record/2235448 and untar into $REPRO_DATA/ImageNet-C/"
+
+
+def num_classes(dataset: str) -> int:
+    return 100 if dataset == "cifar100" else 1000 if dataset == "imagenet" else 10
+
+
+# ------------------------------------------------------------------ quick-profile clean sets
+
+def load_cifar10_subset(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """(N, 32, 32, 3) uint8 images and int64 labels from the shared JPEG zips."""
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    name = "cifar10_train_5000_jpg.zip" if split == "train" else "cifar10_test_10000_jpg.zip"
+    _, (zpath,) = find_files("cifar10_subset", ["cifar10_subset"], [name], how=CIFAR_SUB_HOW)
+    from PIL import Image
+    with zipfile.ZipFile(zpath) as z:
+        names = sorted(n for n in z.namelist() if n.endswith(".jpg"))
+        x = np.stack([np.asarray(Image.open(io.BytesIO(z.read(n))).convert("RGB")) for n in names])
+    y = np.array([CIFAR10_CLASSES.index(n.split("/")[1]) for n in names], dtype=np.int64)
+    return x, y
+
+
+def load_fmnist32(split: str) -> tuple[np.ndarray, np.ndarray]:
+    ds = load_fashion_mnist(split)
+    x = np.pad(ds.x.astype(np.uint8), ((0, 0), (2, 2), (2, 2)))
+    return np.repeat(x[..., None], 3, axis=3), ds.y.astype(np.int64)
+
+
+def load_clean(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Clean images (N, 32, 32, 3) uint8 of a quick or CIFAR full dataset."""
+    if dataset == "cifar10sub":
+        return load_cifar10_subset(split)
+    if dataset == "fmnist":
+        return load_fmnist32(split)
+    if dataset in ("cifar10", "cifar100"):
+        return load_cifar_binary(dataset, split)
+    raise ValueError(f"no clean 32x32 loader for dataset {dataset!r}")
+
+
+# ------------------------------------------------------------------ full-profile loaders
+
+def load_cifar_binary(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """CIFAR-10/100 from the official binary version (fixed-size records, no pickle)."""
+    if dataset == "cifar10":
+        names = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
+        sub, lead = ["cifar-10-batches-bin"], 1
+    elif dataset == "cifar100":
+        names, sub, lead = [f"{split}.bin"], ["cifar-100-binary"], 2
+    else:
+        raise ValueError(f"dataset must be cifar10 or cifar100, got {dataset!r}")
+    _, paths = find_files(dataset, sub, names, how=CIFAR_BIN_HOW)
+    rec = lead + 3072
+    xs, ys = [], []
+    for p in paths:
+        raw = np.fromfile(p, dtype=np.uint8)
+        if raw.size % rec:
+            raise DataFormatError(f"{p}: size {raw.size} is not a multiple of the {rec}-byte record")
+        raw = raw.reshape(-1, rec)
+        ys.append(raw[:, lead - 1].astype(np.int64))
+        xs.append(raw[:, lead:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def load_cifar_c(dataset: str, corruption: str, severity: int) -> tuple[np.ndarray, np.ndarray]:
+    """One corruption at one severity of CIFAR-10-C / CIFAR-100-C (standard .npy layout)."""
+    if corruption not in CORRUPTIONS:
+        raise ValueError(f"unknown corruption {corruption!r}; valid: {', '.join(CORRUPTIONS)}")
+    if severity not in (1, 2, 3, 4, 5):
+        raise ValueError(f"severity must be 1..5, got {severity}")
+    folder = {"cifar10": "CIFAR-10-C", "cifar100": "CIFAR-100-C"}[dataset]
+    _, (xp, yp) = find_files(folder, [folder], [f"{corruption}.npy", "labels.npy"], how=CIFAR_C_HOW)
+    x = np.load(xp, mmap_mode="r", allow_pickle=False)
+    y = np.load(yp, allow_pickle=False)
+    if x.ndim != 4 or x.shape[1:] != (32, 32, 3) or x.shape[0] % 5 or len(y) != x.shape[0]:
+        raise DataFormatError(f"{xp}: expected (5*N, 32, 32, 3) with matching labels, got {x.shape} / {y.shape}")
+    n = x.shape[0] // 5
+    sl = slice((severity - 1) * n, severity * n)
+    return np.ascontiguousarray(x[sl]), y[sl].astype(np.int64)
+
+
+def list_image_folder(root: Path) -> tuple[list[Path], np.ndarray, list[str]]:
+    """``root/<class>/*.(JPEG|jpg|png)`` sorted; class index = sorted folder order (ImageNet wnids)."""
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir())
+    files, labels = [], []
+    for i, c in enumerate(classes):
+        for f in sorted((root / c).iterdir()):
+            if f.suffix.lower() in (".jpeg", ".jpg", ".png"):
+                files.append(f)
+                labels.append(i)
+    if not files:
+        raise DataFormatError(f"no images under {root}/<class>/")
+    return files, np.array(labels, dtype=np.int64), classes
+
+
+def imagenet_c_folder(corruption: str, severity: int) -> Path:
+    if corruption not in CORRUPTIONS:
+        raise ValueError(f"unknown corruption {corruption!r}")
+    from common.data.core import candidate_dirs, missing
+    dirs = candidate_dirs(["ImageNet-C"])
+    for d in dirs:
+        p = d / corruption / str(severity)
+        if p.is_dir():
+            return p
+    raise missing("ImageNet-C", dirs, [f"{corruption}/{severity}/"], IMAGENET_C_HOW)
+
+
+def load_image_files(files, size: int = 224) -> np.ndarray:
+    """Resize 256 + center crop 224 (the torchvision ImageNet evaluation transform); uint8 NHWC."""
+    from PIL import Image
+    out = []
+    for f in files:
+        im = Image.open(f).convert("RGB")
+        s = 256 / min(im.size)
+        im = im.resize((max(size, round(im.width * s)), max(size, round(im.height * s))), Image.BILINEAR)
+        left, top = (im.width - size) // 2, (im.height - size) // 2
+        out.append(np.asarray(im.crop((left, top, left + size, top + size))))
+    return np.stack(out)
+
+
+# ------------------------------------------------------------------ the corrupted benchmark
+
+def make_corrupted_benchmark(x: np.ndarray, y: np.ndarray, n_per_corruption: int, severity: int,
+                             seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """CIFAR-10-C-style benchmark: for each of the 15 corruptions, ``n`` class-balanced test images
+    (a seeded draw) corrupted at ``severity``. Returns {corruption: (images uint8, labels)}."""
+    if n_per_corruption < 1 or n_per_corruption > len(y):
+        raise ValueError(f"n_per_corruption must be in [1, {len(y)}], got {n_per_corruption}")
+    rng = np.random.default_rng(seed)
+    out = {}
+    for c in CORRUPTIONS:
+        idx = np.sort(rng.choice(len(y), n_per_corruption, replace=False))
+        out[c] = (corrupt_batch(x[idx], c, severity, rng), y[idx])
+    return out

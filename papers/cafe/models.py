@@ -1,0 +1,76 @@
+"""CIFAR-style pre-activation-free ResNet (He et al. 2016, Sec. 4.2: depth 6n+2, three stages) with BatchNorm.
+
+``ResNetCifar(depth=26, width=k)`` is the ResNet-26 family used for CIFAR-10-C TTA work (TTT, Tent's
+CIFAR experiments use WRN-28-10); the quick profile uses ``depth=8`` (n=1) with ``width=2``, i.e.
+stages of 32/64/128 channels and a 128-dimensional feature before the linear classifier.
+``forward_features`` returns that (globally average-pooled) feature, which CAFe aligns.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.short = None
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return F.relu(out + (x if self.short is None else self.short(x)))
+
+
+class ResNetCifar(nn.Module):
+    def __init__(self, depth: int = 26, width: int = 1, num_classes: int = 10, in_ch: int = 3):
+        super().__init__()
+        if (depth - 2) % 6:
+            raise ValueError(f"depth must be 6n+2, got {depth}")
+        n = (depth - 2) // 6
+        chans = [16 * width, 32 * width, 64 * width]
+        self.conv = nn.Conv2d(in_ch, chans[0], 3, 1, 1, bias=False)
+        self.bn = nn.BatchNorm2d(chans[0])
+        layers, cin = [], chans[0]
+        for i, c in enumerate(chans):
+            for j in range(n):
+                layers.append(BasicBlock(cin, c, 2 if (i > 0 and j == 0) else 1))
+                cin = c
+        self.layers = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin, num_classes)
+        self.feature_dim = cin
+
+    def forward_features(self, x):
+        x = F.relu(self.bn(self.conv(x)))
+        x = self.layers(x)
+        return F.adaptive_avg_pool2d(x, 1).flatten(1)
+
+    def forward(self, x):
+        return self.fc(self.forward_features(x))
+
+
+class TorchvisionFeatures(nn.Module):
+    """Wrap a torchvision ResNet (full profile, ImageNet-C) with the same forward_features/fc API."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+        self.fc = net.fc
+        self.feature_dim = net.fc.in_features
+
+    def forward_features(self, x):
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        x = n.layer4(n.layer3(n.layer2(n.layer1(x))))
+        return torch.flatten(n.avgpool(x), 1)
+
+    def forward(self, x):
+        return self.fc(self.forward_features(x))
