@@ -90,7 +90,8 @@ class MixturePairTaskSource:
     p_A = sum_c pi^A_c p(x | c), p_B = sum_c pi^B_c p(x | c) with the class proportions drawn from a
     symmetric Dirichlet(``concentration``) over ``n_active`` random classes each. ``same_prob``
     is the probability that a task is a null pair (pi^B = pi^A: no shift), which dataset
-    comparison needs. Supports and queries are disjoint rows.
+    comparison needs. Supports and queries are disjoint rows; a draw that would ask a class for
+    more rows than it holds is redrawn (rejection), so the class proportions stay as drawn.
     """
 
     def __init__(self, pool: LabelledPool, n_support_a: int, n_support_b: int, n_query: int,
@@ -105,10 +106,11 @@ class MixturePairTaskSource:
                 raise TaskError(f"{name} must be >= 1, got {v}")
         self.by_class = {int(c): np.flatnonzero(pool.y == c) for c in self.classes}
         need = n_support_a + n_support_b + 2 * n_query
-        smallest = min(len(v) for v in self.by_class.values())
-        if need > smallest:
-            raise TaskError(f"{pool.name}: a task needs up to {need} instances of one class "
-                            f"(n_support_a + n_support_b + 2 n_query) but the smallest class has {smallest}")
+        avail = sorted(len(v) for v in self.by_class.values())
+        if need > sum(avail[:n_active]):
+            raise TaskError(f"{pool.name}: a task needs {need} instances (n_support_a + n_support_b + 2 n_query) "
+                            f"but the {n_active} smallest classes hold only {sum(avail[:n_active])}")
+        self.counts = np.array([len(self.by_class[int(c)]) for c in self.classes])
         self.n_support_a, self.n_support_b, self.n_query = n_support_a, n_support_b, n_query
         self.n_active, self.concentration, self.same_prob = n_active, concentration, same_prob
 
@@ -119,9 +121,15 @@ class MixturePairTaskSource:
         pi[act] = rng.dirichlet(np.full(self.n_active, self.concentration))
         return pi
 
-    def _draw(self, rng, pis: Sequence[np.ndarray], sizes: Sequence[int]) -> list[np.ndarray]:
-        """Draw sets of the given sizes (set j from mixture pis[j]) without reusing a row."""
-        counts = [rng.multinomial(n, pi) for pi, n in zip(pis, sizes)]
+    def _draw(self, rng, pis: Sequence[np.ndarray], sizes: Sequence[int]) -> list[np.ndarray] | None:
+        """Draw sets of the given sizes (set j from mixture pis[j]) without reusing a row; None when
+        the classes cannot supply the drawn counts."""
+        for _ in range(20):  # rejection: a draw may not ask a class for more rows than it has
+            counts = [rng.multinomial(n, pi) for pi, n in zip(pis, sizes)]
+            if (np.sum(counts, 0) <= self.counts).all():
+                break
+        else:
+            return None
         per_class = {}
         for ci, c in enumerate(self.classes):
             total = sum(int(k[ci]) for k in counts)
@@ -135,12 +143,19 @@ class MixturePairTaskSource:
         return sets
 
     def sample(self, rng: np.random.Generator, same: bool | None = None) -> DensityPairTask:
-        pi_a = self.mixture(rng)
         if same is None:
             same = bool(rng.random() < self.same_prob)
-        pi_b = pi_a.copy() if same else self.mixture(rng)
-        sa, qa, sb, qb = self._draw(rng, [pi_a, pi_a, pi_b, pi_b],
-                                    [self.n_support_a, self.n_query, self.n_support_b, self.n_query])
+        sizes = [self.n_support_a, self.n_query, self.n_support_b, self.n_query]
+        for _ in range(200):  # mixtures whose sets the classes cannot supply are redrawn
+            pi_a = self.mixture(rng)
+            pi_b = pi_a.copy() if same else self.mixture(rng)
+            sets = self._draw(rng, [pi_a, pi_a, pi_b, pi_b], sizes)
+            if sets is not None:
+                break
+        else:
+            raise TaskError(f"{self.pool.name}: could not draw disjoint sets of sizes {sizes} from class "
+                            f"mixtures (class sizes {self.counts.tolist()}); use smaller sets")
+        sa, qa, sb, qb = sets
         return DensityPairTask(sa, sb, qa, qb, {"pi_a": pi_a, "pi_b": pi_b, "same": same,
                                                "classes": self.classes})
 

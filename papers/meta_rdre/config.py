@@ -1,0 +1,116 @@
+"""Configuration of meta_rdre. Defaults = our full (paper-scale) profile; QUICK = the CPU profile.
+
+The paper's exact experimental hyperparameters could not be read here (see README,
+"Deviations"): the full-profile network sizes and budgets below are our paper-scale choices,
+not values quoted from the paper.
+"""
+
+from dataclasses import dataclass
+
+from common.config import BaseConfig
+
+TASKS = ("rdre", "comparison", "outlier")
+METHODS = ("proposed", "proposed_noenc", "rulsif", "ulsif", "kliep", "nn", "ft", "maml")
+
+
+@dataclass(frozen=True)
+class Config(BaseConfig):
+    dataset: str = "mnist"
+    """Pair pools (rdre, comparison): digits | fmnist_pca32 | mnist | fmnist. Outlier detection: an ADBench
+    Classical table by name (cardio, thyroid, shuttle, pendigits, ...) or odds_<name> (odds_wbc, odds_arrhythmia)."""
+    task: str = "rdre"
+    """rdre (relative DRE error on query instances), comparison (same vs shifted dataset pairs, AUC of the
+    divergence estimate) or outlier (inlier-based outlier detection, AUC)."""
+    methods: str = ",".join(METHODS)
+    """Comma-separated methods evaluated on the same test tasks: proposed, proposed_noenc (ablation without
+    dataset encoders), rulsif, ulsif, kliep, nn (neural DRE per task), ft (fine-tuning), maml."""
+    alpha: float = 0.5
+    """Mixture weight alpha of the relative density ratio p_A / (alpha p_A + (1 - alpha) p_B)."""
+    n_support: int = 30
+    """Instances in each of the two support sets of a test task (outlier: the clean reference set)."""
+    n_query: int = 30
+    """Query instances per density (held out; they define the test error and the meta-training loss)."""
+    n_outlier_test: int = 50
+    """Outlier detection: size of the unlabelled test set B of a task."""
+    contamination: float = 0.1
+    """Outlier detection: fraction of anomalies in the test set B."""
+    n_active: int = 2
+    """Classes with non-zero weight in each class-mixture density."""
+    dirichlet: float = 1.0
+    """Concentration of the symmetric Dirichlet drawing the class proportions of a density."""
+    pair_split: str = "classes"
+    """Pair pools: meta-test densities over held-out classes (classes) or over held-out rows of all classes (rows)."""
+    class_test_frac: float = 0.4
+    """Fraction of the classes (pair_split=classes) or rows (pair_split=rows) held out for meta-test tasks."""
+    row_test_frac: float = 0.5
+    """Fraction of the rows held out for meta-test tasks (anomaly tables)."""
+    split_seed: int = 0
+    """Seed of the class / row split between meta-training and meta-test (fixed across seeds)."""
+    train_support_min: int = 5
+    """Smallest support size drawn during meta-training."""
+    train_support_max: int = 50
+    """Largest support size drawn during meta-training (one model serves every test support size)."""
+    hidden: int = 256
+    """Hidden width of every network (encoders, embedding, baselines' MLPs)."""
+    n_hidden: int = 2
+    """Hidden layers of every network."""
+    embed_dim: int = 100
+    """Dimension K of the instance embedding h(x) of the proposed method."""
+    set_dim: int = 100
+    """Dimension of each dataset code z_A, z_B."""
+    meta_iters: int = 20000
+    """Meta-training iterations (proposed and fine-tuning pre-training)."""
+    meta_batch: int = 16
+    """Tasks per meta-training iteration."""
+    lr: float = 1e-3
+    """Adam learning rate of meta-training."""
+    maml_iters: int = 20000
+    """MAML meta-training iterations."""
+    maml_inner_steps: int = 5
+    """MAML inner SGD steps (training and test)."""
+    maml_inner_lr: float = 0.1
+    """MAML inner learning rate."""
+    ft_steps: int = 100
+    """Fine-tuning baseline: Adam steps on the target supports."""
+    nn_steps: int = 300
+    """Neural DRE per task: Adam steps on the supports."""
+    nn_lr: float = 1e-3
+    """Learning rate of the per-task and fine-tuning Adam steps."""
+    nn_weight_decay: float = 1e-4
+    """Weight decay of the per-task and fine-tuning Adam steps."""
+    n_test_tasks: int = 1000
+    """Test tasks (identical for every method)."""
+
+    def method_list(self) -> list[str]:
+        return [m.strip() for m in self.methods.split(",") if m.strip()]
+
+    def validate(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        bad = [m for m in self.method_list() if m not in METHODS]
+        if bad or not self.method_list():
+            raise ValueError(f"unknown method(s) {bad}; valid: {', '.join(METHODS)}")
+        if not 0.0 <= self.alpha < 1.0:
+            raise ValueError(f"alpha must be in [0, 1), got {self.alpha}")
+        if self.n_support < 2 or self.n_query < 1:
+            raise ValueError(f"n_support must be >= 2 and n_query >= 1, got {self.n_support}, {self.n_query}")
+        if not 2 <= self.train_support_min <= self.train_support_max:
+            raise ValueError("need 2 <= train_support_min <= train_support_max, got "
+                             f"{self.train_support_min}, {self.train_support_max}")
+        if not 0.0 < self.contamination < 1.0:
+            raise ValueError(f"contamination must be in (0, 1), got {self.contamination}")
+        if self.pair_split not in ("classes", "rows"):
+            raise ValueError(f"pair_split must be 'classes' or 'rows', got {self.pair_split!r}")
+        if not 0.0 < self.class_test_frac < 1.0 or not 0.0 < self.row_test_frac < 1.0:
+            raise ValueError("class_test_frac and row_test_frac must be in (0, 1)")
+        for k in ("meta_iters", "meta_batch", "maml_iters", "n_test_tasks", "hidden", "embed_dim", "set_dim"):
+            if getattr(self, k) < 1:
+                raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
+        if self.task == "comparison" and self.n_test_tasks < 2:
+            raise ValueError("comparison needs n_test_tasks >= 2 (same and shifted pairs)")
+
+
+QUICK = {"dataset": "digits", "hidden": 64, "embed_dim": 32, "set_dim": 32, "meta_iters": 600, "meta_batch": 8,
+         "maml_iters": 300, "maml_inner_steps": 3, "nn_steps": 150, "ft_steps": 50, "n_test_tasks": 30}
+SMOKE = {"meta_iters": 20, "maml_iters": 5, "nn_steps": 10, "ft_steps": 5, "n_test_tasks": 4, "n_query": 10,
+         "n_support": 10, "train_support_max": 20}
