@@ -95,7 +95,7 @@ class Config(BaseConfig):
 # corruption at severity 5; batch 64 (< d+1, so the full 64x64 target covariance is singular, as
 # d=2048 > 256 is in the paper); k=4 groups of ~16 dims (the paper's 2048/128).
 QUICK = {"depth": 8, "width": 1, "n_per_corruption": 128, "batch_size": 64, "n_groups": 4,
-         "source_epochs": 8, "threads": 1}
+         "source_epochs": 15, "threads": 1}
 SMOKE = {"n_per_corruption": 32, "batch_size": 16, "source_epochs": 1, "n_source_train": 500, "n_stats": 500}
 
 ALL_CORRUPTIONS = CORRUPTIONS
