@@ -1,0 +1,219 @@
+"""The paper's comparison methods (Sec. 5.1), under the same splits and the same test AUC.
+
+Every semi-supervised baseline sees the labelled nodes for training and the validation nodes for
+model selection (hyperparameters, early stopping), exactly like the proposed method.
+
+* ``ocsvm`` — one-class SVM (Schölkopf et al. 2001), scikit-learn, RBF kernel, trained on the
+  attributes of the labelled normal nodes; ``nu`` chosen by validation AUC.
+* ``deep_svdd`` — Deep SVDD (Ruff et al. 2018), one-class objective on the labelled normal
+  nodes, bias-free MLP with the proposed method's sizes (3 layers, 32 units); = proposed loss
+  with lambda = 0 and no graph (:func:`method.proposed`, ``encoder='mlp'``).
+* ``deep_svdd_auc`` — Deep SVDD plus the paper's AUC term (the proposed loss on an MLP; the
+  paper's "Deep SVDD + AUC" ablation without the graph), lambda chosen as for the proposed method.
+* ``deep_sad`` — Deep SAD (Ruff et al. 2020), Eq. (4) of that paper: unlabelled nodes pulled to
+  ``c``, labelled normals pulled to ``c``, labelled anomalies pushed away through the inverse
+  distance, ``eta = 1``; unlabelled = every node outside the labelled set (attributes only).
+* ``nn`` — plain neural-network classifier (MLP, 3 layers, 32 units) with cross-entropy on the
+  labelled nodes; score = predicted anomaly probability.
+* ``gcn`` — GCN classifier (Kipf & Welling 2017), same GCN sizes, cross-entropy.
+* ``deepwalk_lr`` — DeepWalk (Perozzi et al. 2014: truncated uniform random walks + skip-gram
+  with hierarchical softmax, gensim) node embeddings, then logistic regression (scikit-learn)
+  on the labelled nodes; ``C`` chosen by validation AUC.
+* ``dominant`` — DOMINANT (Ding et al. SDM 2019): GCN encoder, GCN attribute decoder, inner
+  product structure decoder; unsupervised; score = alpha * attribute error + (1 - alpha) *
+  structure error (sizes and optimiser of the authors' PyTorch code: hidden 64, dropout 0.3,
+  lr 5e-3, 100 epochs, alpha 0.8). PyGOD's DOMINANT needs pyg-lib/torch-sparse samplers that
+  are not installable here, so it is written out below.
+* ImVerde (Wu et al. 2018) is not built: see the README.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+import torch.nn.functional as F
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import OneClassSVM
+from torch import nn
+
+from papers.graph_ssad import method as M
+
+
+# --------------------------------------------------------------------------------------
+# Classical and classifier baselines.
+
+
+def ocsvm(x: np.ndarray, y: np.ndarray, labelled: np.ndarray, val: np.ndarray,
+          nus: Sequence[float]) -> tuple[float, M.Fit]:
+    """One-class SVM on the labelled normal nodes; ``nu`` by validation AUC."""
+    normal = labelled[y[labelled] == 0]
+    fits = []
+    for nu in nus:
+        svm = OneClassSVM(kernel="rbf", gamma="scale", nu=float(nu)).fit(x[normal])
+        s = -svm.decision_function(x)  # larger = more anomalous
+        fits.append((float(nu), M.Fit(M.auc(y[val], s[val]), s, 0, 0)))
+    return M.select_by_validation(fits)
+
+
+def classifier(x, a_hat, y: np.ndarray, labelled: np.ndarray, val: np.ndarray, seed: int, encoder: str,
+               hidden: int = 32, layers: int = 3, epochs: int = 500, patience: int = 50,
+               lr: float = 1e-3) -> M.Fit:
+    """Two-class network (GCN or MLP) trained with cross-entropy on the labelled nodes;
+    score = softmax probability of the anomalous class; early stopping on validation AUC."""
+    torch.manual_seed(seed)
+    net_cls = M.GCN if encoder == "gcn" else M.MLP
+    dev = M.device_of(x)
+    model = net_cls(x.shape[1], hidden, 2, layers, bias=True).to(dev)
+    idx = torch.as_tensor(labelled, device=dev)
+    target = torch.as_tensor(y[labelled], device=dev)
+    adj = a_hat if encoder == "gcn" else None
+
+    def loss_fn(m):
+        logits = m(x, adj)
+        return F.cross_entropy(logits[idx], target), torch.softmax(logits, 1)[:, 1]
+
+    return M.train_with_early_stopping(model, loss_fn, y[val], val, epochs, patience, lr)
+
+
+def deep_sad(x, y: np.ndarray, labelled: np.ndarray, val: np.ndarray, seed: int, eta: float = 1.0,
+             hidden: int = 32, d_out: int = 32, layers: int = 3, epochs: int = 500, patience: int = 50,
+             lr: float = 1e-3, eps: float = 1e-6) -> M.Fit:
+    """Deep SAD, Ruff et al. (ICLR 2020) Eq. (4), full batch:
+    ``1/(n+m) sum_unlab ||phi - c||^2 + eta/(n+m) sum_lab (||phi - c||^2 + eps)^{y~}``,
+    ``y~ = +1`` for labelled normals, ``-1`` for labelled anomalies. ``c`` = mean initial
+    embedding of all training nodes with Deep SAD's code's guard (|c_j| < 0.1 -> +-0.1)."""
+    torch.manual_seed(seed)
+    dev = M.device_of(x)
+    model = M.MLP(x.shape[1], hidden, d_out, layers, bias=False).to(dev)
+    n = x.shape[0]
+    is_lab = np.zeros(n, dtype=bool)
+    is_lab[labelled] = True
+    unlab = torch.as_tensor(np.flatnonzero(~is_lab), device=dev)
+    lab_normal = torch.as_tensor(labelled[y[labelled] == 0], device=dev)
+    lab_anom = torch.as_tensor(labelled[y[labelled] == 1], device=dev)
+    with torch.no_grad():
+        c = M.hypersphere_center(model(x), center_eps=0.1)
+    total = float(n)
+
+    def loss_fn(m):
+        d = M.anomaly_score(m(x), c)
+        loss = (d[unlab].sum() + eta * d[lab_normal].sum() + eta * (1.0 / (d[lab_anom] + eps)).sum()) / total
+        return loss, d
+
+    return M.train_with_early_stopping(model, loss_fn, y[val], val, epochs, patience, lr)
+
+
+# --------------------------------------------------------------------------------------
+# DeepWalk + logistic regression.
+
+
+def random_walks(adj: sp.csr_matrix, walks_per_node: int, walk_length: int, seed: int) -> list[list[str]]:
+    """Truncated uniform random walks started ``walks_per_node`` times from every node
+    (DeepWalk, Perozzi et al. 2014, Alg. 1); isolated nodes give walks of length 1."""
+    rng = np.random.default_rng(seed)
+    adj = sp.csr_matrix(adj)
+    indptr, indices = adj.indptr, adj.indices
+    deg = np.diff(indptr)
+    n = adj.shape[0]
+    walks = np.empty((walks_per_node * n, walk_length), dtype=np.int64)
+    for r in range(walks_per_node):
+        cur = rng.permutation(n)
+        block = walks[r * n:(r + 1) * n]
+        block[:, 0] = cur
+        for t in range(1, walk_length):
+            d = deg[cur]
+            step = (rng.random(n) * np.maximum(d, 1)).astype(np.int64)
+            nxt = indices[np.minimum(indptr[cur] + step, len(indices) - 1)] if len(indices) else cur
+            cur = np.where(d > 0, nxt, cur)
+            block[:, t] = cur
+    out = []
+    for row in walks:
+        if deg[row[0]] == 0:
+            out.append([str(row[0])])
+        else:
+            out.append([str(v) for v in row])
+    return out
+
+
+def deepwalk_embeddings(adj: sp.csr_matrix, dim: int = 128, walks_per_node: int = 80, walk_length: int = 40,
+                        window: int = 10, seed: int = 0, epochs: int = 1) -> np.ndarray:
+    """DeepWalk: skip-gram with hierarchical softmax (gensim Word2Vec, ``sg=1, hs=1``) on the walks.
+    One worker thread so the embedding is a function of the seed."""
+    from gensim.models import Word2Vec
+
+    walks = random_walks(adj, walks_per_node, walk_length, seed)
+    model = Word2Vec(walks, vector_size=dim, window=window, min_count=0, sg=1, hs=1, negative=0,
+                     workers=1, seed=seed, epochs=epochs)
+    return np.stack([model.wv[str(i)] for i in range(adj.shape[0])]).astype(np.float32)
+
+
+def logistic_regression(z: np.ndarray, y: np.ndarray, labelled: np.ndarray, val: np.ndarray,
+                        cs: Sequence[float], seed: int) -> tuple[float, M.Fit]:
+    """L2 logistic regression on node embeddings; ``C`` by validation AUC."""
+    fits = []
+    for c in cs:
+        lr = LogisticRegression(C=float(c), max_iter=2000, random_state=seed).fit(z[labelled], y[labelled])
+        s = lr.decision_function(z)
+        fits.append((float(c), M.Fit(M.auc(y[val], s[val]), s, 0, 0)))
+    return M.select_by_validation(fits)
+
+
+# --------------------------------------------------------------------------------------
+# DOMINANT.
+
+
+class Dominant(nn.Module):
+    """Ding et al. (SDM 2019), Sec. 3: a GCN encoder (2 layers), a GCN attribute decoder
+    (2 layers) and a structure decoder ``sigmoid(Z Z^T)`` on one more GCN layer (the layer
+    sizes of the authors' PyTorch code; the sigmoid of the paper's Eq. 7)."""
+
+    def __init__(self, d_in: int, hidden: int = 64, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.enc1, self.enc2 = M.GCNLayer(d_in, hidden, True), M.GCNLayer(hidden, hidden, True)
+        self.att1, self.att2 = M.GCNLayer(hidden, hidden, True), M.GCNLayer(hidden, d_in, True)
+        self.str1 = M.GCNLayer(hidden, hidden, True)
+        self.dropout = dropout
+
+    def forward(self, x, a_hat):
+        h = F.relu(self.enc1(x, a_hat))
+        h = F.dropout(h, self.dropout, self.training)
+        z = F.relu(self.enc2(h, a_hat))
+        xa = F.dropout(F.relu(self.att1(z, a_hat)), self.dropout, self.training)
+        x_hat = F.relu(self.att2(xa, a_hat))
+        zs = F.dropout(F.relu(self.str1(z, a_hat)), self.dropout, self.training)
+        a_rec = torch.sigmoid(zs @ zs.t())
+        return a_rec, x_hat
+
+
+def dominant_errors(a_label: torch.Tensor, a_rec: torch.Tensor, x: torch.Tensor, x_hat: torch.Tensor,
+                    alpha: float) -> torch.Tensor:
+    """Per-node score (Eq. 9): ``alpha ||x_i - x^_i||_2 + (1 - alpha) ||a_i - a^_i||_2``."""
+    attr = torch.sqrt(((x_hat - x) ** 2).sum(1))
+    struct = torch.sqrt(((a_rec - a_label) ** 2).sum(1))
+    return alpha * attr + (1 - alpha) * struct
+
+
+def dominant_scores(x_dense: np.ndarray, adj: sp.csr_matrix, seed: int, hidden: int = 64, epochs: int = 100,
+                    lr: float = 5e-3, dropout: float = 0.3, alpha: float = 0.8, device="cpu") -> np.ndarray:
+    """Train DOMINANT on the whole graph without labels; return every node's anomaly score.
+    The structure target is ``A + I`` (authors' code)."""
+    torch.manual_seed(seed)
+    x = torch.as_tensor(np.asarray(x_dense, dtype=np.float32)).to(device)
+    a_hat = M.normalized_adjacency(adj).to(device)
+    a_label = torch.as_tensor((sp.csr_matrix(adj) + sp.eye(adj.shape[0])).toarray().astype(np.float32)).to(device)
+    x_in = M.to_torch_attributes(x_dense, device)
+    model = Dominant(x.shape[1], hidden, dropout).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        model.train()
+        opt.zero_grad()
+        a_rec, x_hat = model(x_in, a_hat)
+        dominant_errors(a_label, a_rec, x, x_hat, alpha).mean().backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        a_rec, x_hat = model(x_in, a_hat)
+        return dominant_errors(a_label, a_rec, x, x_hat, alpha).cpu().numpy().astype(np.float64)

@@ -1,0 +1,99 @@
+"""Configuration of one run: one method on one random split of one graph.
+
+Defaults are the paper's own setting (full profile, Sec. 5.1); ``QUICK`` shortens training for
+2 CPU cores; ``SMOKE`` makes a run take seconds for the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from common.config import BaseConfig
+
+from papers.graph_ssad.data import DATASETS
+
+METHODS = ("proposed", "normal_only", "ocsvm", "deep_svdd", "deep_svdd_auc", "deep_sad", "nn", "gcn",
+           "deepwalk_lr", "dominant")
+
+
+@dataclass(frozen=True)
+class Config(BaseConfig):
+    dataset: str = "cora"
+    """Graph: cora | citeseer | pubmed | amazon_photo | amazon_computers (paper, Sec. 5.1)."""
+    method: str = "proposed"
+    """proposed | normal_only | ocsvm | deep_svdd | deep_svdd_auc | deep_sad | nn | gcn | deepwalk_lr | dominant."""
+    label_frac: float = 0.05
+    """Fraction of all nodes that are labelled (paper: 0.025, 0.05, 0.1)."""
+    val_frac: float = 0.1
+    """Fraction of all nodes used for validation (paper: 0.1); the rest are test nodes."""
+    hidden: int = 32
+    """Hidden units of the GCN / MLP (paper: 32)."""
+    out_dim: int = 32
+    """Embedding dimension of the hypersphere methods (paper: 32)."""
+    layers: int = 3
+    """Layers of the GCN / MLP (paper: 3)."""
+    lambdas: tuple[float, ...] = (1.0, 10.0, 100.0, 1000.0, 10000.0)
+    """Candidate weights of the AUC term, chosen by validation AUC (paper: 1 ... 10^4)."""
+    lr: float = 1e-3
+    """Adam learning rate of every neural method (paper: 0.001)."""
+    epochs: int = 500
+    """Maximum training epochs (paper: 500; 1000 for the Amazon graphs, set in the table)."""
+    patience: int = 100
+    """Early stopping: epochs without a better validation AUC before stopping (not in the paper)."""
+    ocsvm_nus: tuple[float, ...] = (0.01, 0.05, 0.1, 0.2, 0.5)
+    """OCSVM nu candidates, chosen by validation AUC."""
+    deep_sad_eta: float = 1.0
+    """Deep SAD weight of the labelled term (Ruff et al. 2020 default: 1)."""
+    lr_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)
+    """Inverse L2 strengths of the logistic regression on DeepWalk embeddings, chosen by validation AUC."""
+    deepwalk_dim: int = 128
+    """DeepWalk embedding size (Perozzi et al. 2014: 128)."""
+    deepwalk_walks: int = 80
+    """DeepWalk walks started per node (Perozzi et al. 2014: 80)."""
+    deepwalk_length: int = 40
+    """DeepWalk walk length (Perozzi et al. 2014: 40)."""
+    deepwalk_window: int = 10
+    """DeepWalk skip-gram window (Perozzi et al. 2014: 10)."""
+    dominant_hidden: int = 64
+    """DOMINANT hidden units (authors' code: 64)."""
+    dominant_epochs: int = 100
+    """DOMINANT training epochs (authors' code: 100)."""
+    dominant_lr: float = 5e-3
+    """DOMINANT Adam learning rate (authors' code: 0.005)."""
+    dominant_dropout: float = 0.3
+    """DOMINANT dropout (authors' code: 0.3)."""
+    dominant_alpha: float = 0.8
+    """DOMINANT weight of the attribute error vs the structure error (authors' code: 0.8)."""
+    download: bool = False
+    """Download a missing dataset from its pinned GitHub source (also REPRO_DOWNLOAD=1)."""
+
+    def validate(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {self.dataset!r}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
+        if not 0.0 < self.label_frac < 1.0 or not 0.0 < self.val_frac < 1.0:
+            raise ValueError(f"label_frac and val_frac must be in (0, 1); got {self.label_frac}, {self.val_frac}")
+        if self.label_frac + self.val_frac >= 1.0:
+            raise ValueError(f"label_frac + val_frac must leave test nodes; got {self.label_frac} + {self.val_frac}")
+        for name in ("hidden", "out_dim", "layers", "epochs", "patience", "deepwalk_dim", "deepwalk_walks",
+                     "deepwalk_length", "deepwalk_window", "dominant_hidden", "dominant_epochs"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
+        if not self.lambdas or any(lam <= 0 for lam in self.lambdas):
+            raise ValueError(f"lambdas must be positive (lambda = 0 is method=normal_only); got {self.lambdas}")
+        if not self.ocsvm_nus or any(not 0.0 < nu <= 1.0 for nu in self.ocsvm_nus):
+            raise ValueError(f"ocsvm_nus must lie in (0, 1]; got {self.ocsvm_nus}")
+        if not self.lr_cs or any(c <= 0 for c in self.lr_cs):
+            raise ValueError(f"lr_cs must be positive; got {self.lr_cs}")
+        if not 0.0 <= self.dominant_alpha <= 1.0:
+            raise ValueError(f"dominant_alpha must be in [0, 1]; got {self.dominant_alpha}")
+        if self.lr <= 0 or self.dominant_lr <= 0:
+            raise ValueError("learning rates must be positive")
+
+
+# Quick profile (2 CPU cores): shorter training budgets; everything else is the paper's.
+QUICK = {"epochs": 300, "patience": 30, "deepwalk_walks": 10}
+# Smoke profile (tests): seconds per run.
+SMOKE = {"epochs": 15, "patience": 5, "lambdas": (1.0, 100.0), "deepwalk_walks": 2, "deepwalk_length": 10,
+         "deepwalk_dim": 16, "dominant_epochs": 3}
