@@ -5,7 +5,8 @@
   Pixels follow torchvision's ``ToTensor`` of the original PNG: background 1, ink 0.
   - quick (``omniglot_small``): the two "minimal" background splits that are on this machine;
     meta-train = ``background_small1`` (5 alphabets, 136 characters), meta-test =
-    ``background_small2`` (5 other alphabets, 156 characters). Disjoint alphabets.
+    ``background_small2`` minus the two alphabets it shares with small1 (Greek and Latin are in both
+    zips, byte-identical), i.e. Japanese (katakana), Sanskrit, Tagalog: 106 characters. Disjoint alphabets.
   - full (``omniglot``): meta-train = ``images_background`` (30 alphabets, 964 characters),
     meta-test = ``images_evaluation`` (20 alphabets, 659 characters).
 * CIFAR-FS (Bertinetto et al. 2019) in its standard layout ``CIFAR-FS/cifar100/data/<class>/*.png``
@@ -75,7 +76,23 @@ def load_omniglot_meta(full: bool, size: int = 28, rotations: bool = True) -> tu
     train_subset, test_subset = ("background", "evaluation") if full else ("background_small1", "background_small2")
     train = _omniglot_split(train_subset, size, rotations, 0)
     test = _omniglot_split(test_subset, size, rotations, int(train.y.max()) + 1)
+    shared = set(train.groups) & set(test.groups)
+    if shared:
+        # The minimal splits overlap: Greek and Latin are in both small1 and small2 (identical files).
+        # Keep them in meta-train only, so meta-test alphabets (and characters) are unseen.
+        test = _drop_groups(test, shared, int(train.y.max()) + 1)
     return train, test
+
+
+def _drop_groups(split: ImageSplit, groups: set[str], offset: int) -> ImageSplit:
+    classes = split.classes
+    keep_classes = [c for i, c in enumerate(classes) if split.groups[i] not in groups]
+    remap = {int(c): offset + j for j, c in enumerate(keep_classes)}
+    keep = np.isin(split.y, keep_classes)
+    y = np.asarray([remap[int(c)] for c in split.y[keep]], dtype=np.int64)
+    new_groups = [split.groups[i] for i, c in enumerate(classes) if split.groups[i] not in groups]
+    return ImageSplit(split.x[torch.from_numpy(keep)], y, new_groups, split.name + "_minus_" + "_".join(sorted(groups)),
+                      split.image_shape)
 
 
 def _find_root(folder_names: list[str], marker: str, how: str, dataset: str) -> Path:

@@ -138,12 +138,10 @@ def meta_test(learner, tasks, loss_fn, metric, inner_lr: float, steps: int, n_fe
 def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     cfg.validate()
     device = setup(cfg)
-    logf = open(workdir / "train_log.txt", "a") if workdir else None
-
-    def log(msg: str) -> None:
-        if logf:
-            logf.write(msg + "\n")
-            logf.flush()
+    def log(msg: str) -> None:  # opened lazily: a setting refused before training leaves nothing behind
+        if workdir:
+            with open(workdir / "train_log.txt", "a") as fh:
+                fh.write(msg + "\n")
 
     gen = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -187,8 +185,6 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     if isinstance(learner, MetaTicket):
         rows.append({"metric": "sparsity_pct", "value": 100 * learner.overall_sparsity()})
     rows.append({"metric": "meta_train_time_s", "value": info["time_s"]})
-    if logf:
-        logf.close()
     if workdir and (workdir / "checkpoint.pt").exists():
         (workdir / "checkpoint.pt").unlink()
     return rows
