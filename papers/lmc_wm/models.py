@@ -15,8 +15,8 @@ permutation (``activation_sites``), which activation matching needs.
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 class ChannelLayerNorm(nn.Module):

@@ -27,6 +27,7 @@ from torch import nn
 
 from common.results import runs_root
 from common.runtime import setup
+from papers.lmc_wm import baselines as B
 from papers.lmc_wm import method as M
 from papers.lmc_wm.config import Config
 from papers.lmc_wm.data import load_tensors
@@ -140,7 +141,7 @@ class Pool:
         """Permutation of model b that aligns it to model a by ``method`` (cached)."""
         pa = self.params(a)
         if method == "naive":
-            return M.identity_perm(self.spec, pa)
+            return B.naive_perm(self.spec, pa)
         cfg = self.cfg
         knobs = {"wm": {"max_iter": cfg.wm_max_iter},
                  "am": {"am_n": cfg.am_n},
@@ -153,9 +154,9 @@ class Pool:
         if method == "wm":
             perm = M.weight_matching(self.spec, pa, pb, max_iter=cfg.wm_max_iter, seed=a * 1000 + b)
         elif method == "am":
-            perm = M.activation_matching(self.module(pa), self.module(pb), self.x_am)
+            perm = B.activation_matching(self.module(pa), self.module(pb), self.x_am)
         else:
-            perm, _ = M.ste_matching(self.model, self.spec, pa, pb, self.xtr, self.ytr, steps=cfg.ste_steps,
+            perm, _ = B.ste_matching(self.model, self.spec, pa, pb, self.xtr, self.ytr, steps=cfg.ste_steps,
                                      batch_size=cfg.ste_batch, lr=cfg.ste_lr, wm_max_iter=cfg.wm_max_iter,
                                      seed=a * 1000 + b)
         _save_atomic({p: ix.cpu() for p, ix in perm.items()}, path)
