@@ -1,0 +1,95 @@
+"""UNet and judge shapes/conditioning, data loaders on tiny files of the official formats, the PU split."""
+
+import numpy as np
+import pytest
+import torch
+
+from common.data import DataMissingError
+from papers.pu_diffusion.data import (load_images, make_pu_split, normal_test_indices, read_cifar10_binary,
+                                      read_stl10_binary, to_model_space)
+from papers.pu_diffusion.models import JudgeCNN, UNet
+
+
+@pytest.mark.parametrize("chs,attn,size", [((8, 16), (1,), 8), ((8, 8, 16, 16), (2,), 16)])
+def test_unet_shapes_and_time_conditioning(chs, attn, size):
+    torch.manual_seed(0)
+    net = UNet(3, chs, layers_per_block=2, attn_levels=attn, norm_groups=4)
+    x = torch.randn(2, 3, size, size)
+    a, b = net(x, torch.tensor([0, 0])), net(x, torch.tensor([900, 900]))
+    assert a.shape == x.shape and torch.isfinite(a).all()
+    assert (a - b).abs().max() > 1e-4           # the time step changes the output
+
+
+def test_unet_paper_config_builds_at_32px():
+    net = UNet(3, (128, 128, 256, 512), 2, (2,), 32)
+    n = sum(p.numel() for p in net.parameters())
+    assert 40e6 < n < 130e6                       # tens of millions of parameters, like UNet2DModel's config
+    assert sum(isinstance(m, torch.nn.Module) and m.__class__.__name__ == "AttentionBlock"
+               for m in net.modules()) == 2 + 3 + 1   # attn down level (2), attn up level (3), mid (1)
+
+
+def test_judge_cnn_shapes():
+    net = JudgeCNN(1)
+    x = torch.randn(5, 1, 16, 16)
+    assert net(x).shape == (5, 10) and net.features(x).shape == (5, 128)
+
+
+def test_cifar10_binary_reader(tmp_path):
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "cifar10" / "cifar-10-batches-bin"
+    folder.mkdir(parents=True)
+    imgs = {}
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        lab = rng.integers(0, 10, 3).astype(np.uint8)
+        pix = rng.integers(0, 256, (3, 3, 32, 32)).astype(np.uint8)    # (N, C, H, W) as stored
+        np.concatenate([lab[:, None], pix.reshape(3, -1)], 1).tofile(folder / name)
+        imgs[name] = (lab, pix)
+    x, y = read_cifar10_binary(folder, "train")
+    assert x.shape == (15, 32, 32, 3) and y.shape == (15,)
+    lab, pix = imgs["data_batch_2.bin"]
+    assert (y[3:6] == lab).all() and (x[4, 5, 7, :] == pix[1, :, 5, 7]).all()
+    x, y = read_cifar10_binary(folder, "test")
+    assert x.shape == (3, 32, 32, 3)
+
+
+def test_stl10_binary_reader_and_load_images(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    folder = tmp_path / "stl10" / "stl10_binary"
+    folder.mkdir(parents=True)
+    hwc = rng.integers(0, 256, (2, 96, 96, 3)).astype(np.uint8)
+    # STL-10 stores each channel column-major: X[n, c, w, h] in C order
+    hwc.transpose(0, 3, 2, 1).tofile(folder / "train_X.bin")
+    np.array([1, 10], dtype=np.uint8).tofile(folder / "train_y.bin")
+    x, y = read_stl10_binary(folder, "train")
+    assert (x == hwc).all() and list(y) == [0, 9]
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path))
+    x2, y2, name = load_images("stl10", "train")
+    assert name == "stl10" and (x2 == hwc).all()
+    with pytest.raises(DataMissingError, match="stl10_binary/test_X.bin|test_X.bin"):
+        load_images("stl10", "test")
+    with pytest.raises(DataMissingError, match="cifar-10-binary"):
+        load_images("cifar10", "train")
+
+
+def test_to_model_space_range_and_channels():
+    x = np.array([[[0, 255], [128, 64]]], dtype=np.uint8)
+    t = to_model_space(x, 2, 3)
+    assert t.shape == (1, 3, 2, 2) and t.min().item() == -1.0 and t.max().item() == 1.0
+    assert torch.equal(t[:, 0], t[:, 2])
+    assert to_model_space(np.zeros((4, 28, 28), np.uint8), 32, 1).shape == (4, 1, 32, 32)
+
+
+def test_pu_split_counts_and_labels():
+    y = np.repeat(np.arange(10), 100)
+    s = make_pu_split(y, (0, 2, 4, 6, 8), 250, 25, 25, seed=0)
+    assert len(s.index) == 300 and len(set(s.index.tolist())) == 300
+    assert s.label.sum() == 25 and (s.is_sensitive[s.label == 1]).all()
+    unl = s.index[s.label == 0]
+    assert np.isin(y[unl], (1, 3, 5, 7, 9)).sum() == 25 and len(unl) == 275
+    assert (s.is_sensitive == np.isin(y[s.index], (1, 3, 5, 7, 9))).all()
+    assert not np.array_equal(make_pu_split(y, (0, 2, 4, 6, 8), 250, 25, 25, 1).index, s.index)
+    with pytest.raises(ValueError, match="only 500 normal"):
+        make_pu_split(y, (0, 2, 4, 6, 8), 501, 25, 25, 0)
+    with pytest.raises(ValueError, match="sensitive images"):
+        make_pu_split(y, (0, 2, 4, 6, 8), 10, 300, 201, 0)
+    assert list(normal_test_indices(y, (1,), 3)) == [100, 101, 102]
