@@ -1,0 +1,74 @@
+"""Loaders of the anomaly tables (ADBench npz, ODDS mat) on tiny files of the same format, errors,
+and the class / row splits of the pair pools."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.io as sio
+
+from common.data import DataFormatError, DataMissingError
+from papers.meta_rdre import data as D
+
+
+@pytest.fixture
+def tiny_tables(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    ad = tmp_path / "anomaly" / "adbench_classical"
+    od = tmp_path / "anomaly" / "odds_mat"
+    ad.mkdir(parents=True)
+    od.mkdir(parents=True)
+    x = rng.normal(size=(60, 4))
+    x[:, 3] = 7.0  # a constant column, dropped by the split
+    y = np.r_[np.zeros(50, np.int64), np.ones(10, np.int64)]
+    np.savez(ad / "99_toy.npz", X=x, y=y.astype(np.int32))
+    sio.savemat(od / "toy.mat", {"X": x[:, :3], "y": y[:, None].astype(np.float64)})
+    np.savez(ad / "98_broken.npz", X=x, labels=y)
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path))
+    D.load_anomaly_table.cache_clear()
+    yield tmp_path
+    D.load_anomaly_table.cache_clear()
+
+
+def test_adbench_and_odds_loaders(tiny_tables):
+    x, y, src = D.load_anomaly_table("toy")
+    assert x.shape == (60, 4) and y.sum() == 10 and src.endswith("99_toy.npz")
+    x2, y2, src2 = D.load_anomaly_table("odds_toy")
+    assert x2.shape == (60, 3) and y2.dtype == np.int64 and y2.sum() == 10 and src2.endswith("toy.mat")
+
+
+def test_anomaly_pools_split_and_standardise(tiny_tables):
+    tr, te = D.anomaly_pools("toy", split_seed=0, test_frac=0.5)
+    assert tr.x.shape[1] == 3  # constant column removed
+    assert tr.y.sum() == 5 and te.y.sum() == 5 and len(tr.y) + len(te.y) == 60
+    np.testing.assert_allclose(tr.x.mean(0), 0.0, atol=1e-6)
+    np.testing.assert_allclose(tr.x.std(0), 1.0, atol=1e-5)
+
+
+def test_missing_and_malformed_tables(tiny_tables):
+    with pytest.raises(DataMissingError, match="nonexistent"):
+        D.load_anomaly_table("nonexistent")
+    with pytest.raises(DataMissingError):
+        D.load_anomaly_table("odds_nonexistent")
+    with pytest.raises(DataFormatError, match="keys X and y"):
+        D.load_anomaly_table("broken")
+
+
+def test_pair_pool_splits_are_disjoint():
+    tr, te = D.pair_pools("digits", split_seed=0, test_frac=0.4, split="classes")
+    assert not set(tr.y.tolist()) & set(te.y.tolist()) and len(set(te.y.tolist())) == 4
+    tr, te = D.pair_pools("digits", split_seed=0, test_frac=0.4, split="rows")
+    assert set(tr.y.tolist()) == set(te.y.tolist()) == set(range(10))
+    rows_tr = {r.tobytes() for r in tr.x}
+    assert len(tr.x) + len(te.x) == 1797 and sum(r.tobytes() in rows_tr for r in te.x) < 5  # digits has few duplicates
+    with pytest.raises(ValueError, match="unknown pair dataset"):
+        D.pair_pools("imagenet")
+
+
+@pytest.mark.data
+def test_shared_anomaly_tables_if_present():
+    try:
+        x, y, _ = D.load_anomaly_table("cardio")
+    except DataMissingError:
+        pytest.skip("ADBench cardio not found (set REPRO_DATA to the shared data folder)")
+    assert x.shape == (1831, 21) and int(y.sum()) == 176
