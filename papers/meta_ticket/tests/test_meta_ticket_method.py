@@ -200,3 +200,34 @@ def test_sinusoid_meta_ticket_masks_only_hidden2():
     assert mt.sparse_names == ["hidden2.weight"]
     assert set(mt.aux) == {"hidden1.weight", "hidden1.bias", "hidden2.bias", "hidden3.weight", "hidden3.bias"}
     copy.deepcopy(mt.weights)
+
+
+def test_interrupted_meta_training_resumes_from_checkpoint(tmp_path, monkeypatch):
+    from papers.meta_ticket import run as R
+    from papers.meta_ticket.config import Config
+
+    monkeypatch.setattr(R, "CKPT_EVERY", 2)
+    tasks = _tasks(2, torch.float32)
+    cfg = Config(iterations=3, warmup_iters=1, meta_batch=2)
+
+    def fresh():
+        return MetaTicket(_tiny(dtype=torch.float32), ["features.0.linear.weight"], generator=torch.Generator().manual_seed(0))
+
+    ref = fresh()
+    R.meta_train(cfg, ref, lambda rng, n: tasks[:n], nn.CrossEntropyLoss(), lambda o, y: 0.0, None, lambda m: None)
+    calls = []
+
+    def crash_on_third(rng, n):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return tasks[:n]
+
+    with pytest.raises(KeyboardInterrupt):
+        R.meta_train(cfg, fresh(), crash_on_third, nn.CrossEntropyLoss(), lambda o, y: 0.0, tmp_path, lambda m: None)
+    assert (tmp_path / "checkpoint.pt").exists()
+    resumed, logs = fresh(), []
+    R.meta_train(cfg, resumed, lambda rng, n: tasks[:n], nn.CrossEntropyLoss(), lambda o, y: 0.0, tmp_path, logs.append)
+    assert any("resumed from iteration 2" in m for m in logs)
+    for k in ref.scores:
+        assert torch.allclose(resumed.scores[k], ref.scores[k], atol=1e-6)
