@@ -93,7 +93,7 @@ class Config(BaseConfig):
 
 
 # Quick profile (2 CPU cores): shorter training budgets; everything else is the paper's.
-QUICK = {"epochs": 300, "patience": 30, "deepwalk_walks": 10}
+QUICK = {"epochs": 300, "patience": 20, "deepwalk_walks": 5}
 # Smoke profile (tests): seconds per run.
 SMOKE = {"epochs": 15, "patience": 5, "lambdas": (1.0, 100.0), "deepwalk_walks": 2, "deepwalk_length": 10,
          "deepwalk_dim": 16, "dominant_epochs": 3}

@@ -152,6 +152,7 @@ class _PlanetoidUnpickler(pickle.Unpickler):
         ("__builtin__", "list"), ("builtins", "list"),
         ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor"),
         ("__builtin__", "object"), ("builtins", "object"),
+        ("_codecs", "encode"),  # bytes inside protocol-2 pickles written by Python 3
     }
 
     def find_class(self, module, name):

@@ -60,11 +60,13 @@ class _SparseMatMul(torch.autograd.Function):
     @staticmethod
     def forward(ctx, dense: torch.Tensor, mat: SparseMatrix) -> torch.Tensor:  # type: ignore[override]
         ctx.mat = mat
-        return torch.from_numpy(np.asarray(mat.csr @ dense.detach().numpy(), dtype=np.float32))
+        d = dense.detach().numpy()
+        return torch.from_numpy(np.asarray(mat.csr @ d, dtype=d.dtype))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        return torch.from_numpy(np.asarray(ctx.mat.csr_t @ grad.contiguous().numpy(), dtype=np.float32)), None
+        g = grad.contiguous().numpy()
+        return torch.from_numpy(np.asarray(ctx.mat.csr_t @ g, dtype=g.dtype)), None
 
 
 def spmm(mat: "SparseMatrix | torch.Tensor", dense: torch.Tensor) -> torch.Tensor:
