@@ -124,7 +124,8 @@ class UNet(nn.Module):
 
 
 class JudgeCNN(nn.Module):
-    """Small VGG-style classifier; ``features`` (penultimate, ``feat_dim``) is the FID feature space."""
+    """Small VGG-style classifier; ``features`` (penultimate layer before its ReLU, ``feat_dim``) is the
+    FID feature space (pre-activation, so no dead coordinates make the covariance singular)."""
 
     def __init__(self, in_channels: int = 1, n_classes: int = 10, width: int = 32, feat_dim: int = 128):
         super().__init__()
@@ -135,8 +136,8 @@ class JudgeCNN(nn.Module):
             nn.Conv2d(w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(),
             nn.Conv2d(2 * w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.BatchNorm2d(4 * w), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * w, feat_dim), nn.ReLU())
-        self.head = nn.Linear(feat_dim, n_classes)
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * w, feat_dim))
+        self.head = nn.Sequential(nn.ReLU(), nn.Linear(feat_dim, n_classes))
 
     def features(self, x):
         return self.body(x)

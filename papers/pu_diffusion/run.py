@@ -47,7 +47,7 @@ def cosine_with_warmup(step: int, warmup: int, total: int) -> float:
 
 def _judge_key(cfg: Config, data_name: str) -> str:
     spec = {"data": data_name, "size": cfg.image_size, "ch": cfg.in_channels, "epochs": cfg.judge_epochs,
-            "n": cfg.judge_train_size, "v": 1}
+            "n": cfg.judge_train_size, "v": 2}
     return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
 
 

@@ -1,0 +1,131 @@
+"""Smoke runs of a table cell through run() on synthetic stand-in images (no dataset needed), resume,
+figures, and bad input. A real-data smoke cell is marked ``data`` (skips without Fashion-MNIST)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import papers.pu_diffusion.config as CM
+from common.config import ConfigError, resolve
+from papers.pu_diffusion import run as R
+
+
+def _synthetic(dataset, split):
+    """Class k = a bright 8x8 square at one of 10 positions of a dark noisy 28x28 image."""
+    rng = np.random.default_rng(0 if split == "train" else 1)
+    n = 600 if split == "train" else 300
+    y = np.arange(n) % 10
+    x = rng.integers(0, 40, (n, 28, 28)).astype(np.uint8)
+    for i, k in enumerate(y):
+        r, c = 2 + 9 * (k // 5), 1 + 5 * (k % 5)
+        x[i, r:r + 8, c:c + 5] = 230
+    return x, y.astype(np.int64), "synthetic_squares"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(R, "load_images", _synthetic)
+    n = torch.get_num_threads()
+    yield tmp_path
+    torch.set_num_threads(n)
+
+
+def _cfg(**kw):
+    cell = {"threads": 1, "judge_train_size": 0, "judge_epochs": 10, **kw}
+    return resolve(CM.Config, CM, "smoke", cell=cell)
+
+
+def test_smoke_cell_resume_and_reference_rows(env):
+    wd = env / "cell"
+    wd.mkdir()
+    cfg = _cfg(method="unsupervised", beta=0.0)
+    rows = R.run(cfg, workdir=wd)
+    by = {(r.get("method", cfg.method), r["metric"]): r["value"] for r in rows}
+    assert 0 <= by[("unsupervised", "nonsensitive_rate_pct")] <= 100
+    assert np.isfinite(by[("unsupervised", "fid_judgefeat")]) and by[("unsupervised", "fid_judgefeat")] >= 0
+    assert by[("unsupervised", "judge_test_acc_pct")] > 30          # learned the squares (chance: 10 %)
+    # the real unlabelled set is ~91 % normal by construction; the judge sees that
+    assert by[("real_unlabeled_data", "nonsensitive_rate_pct")] > 60
+    grid = np.load(wd / "samples_grid.npy")
+    assert grid.shape == (16, 1, 16, 16) and grid.dtype == np.uint8
+    assert all(r["dataset"] == "synthetic_squares_16px" for r in rows)
+    # the judge is cached and reused
+    caches = list((env / "runs" / "pu_diffusion" / "_cache").glob("judge_*.pt"))
+    assert len(caches) == 1
+    # a re-run in the same folder resumes from the final checkpoint and reproduces the metrics
+    again = {(r.get("method", cfg.method), r["metric"]): r["value"] for r in R.run(cfg, workdir=wd)}
+    for key in [("unsupervised", "nonsensitive_rate_pct"), ("unsupervised", "fid_judgefeat"),
+                ("unsupervised", "final_train_loss")]:
+        assert again[key] == pytest.approx(by[key])
+    assert len(json.loads((wd / "train_loss.json").read_text())) == cfg.num_epochs
+
+
+def test_smoke_pu_cell_and_figure(env, monkeypatch):
+    wd = env / "runs" / "pu_diffusion" / "t1" / "abc123"
+    wd.mkdir(parents=True)
+    rows = R.run(_cfg(method="pu", judge_epochs=1), workdir=wd)
+    assert {r["metric"] for r in rows} >= {"nonsensitive_rate_pct", "fid_judgefeat"}
+    assert not any(r.get("method") == "real_unlabeled_data" for r in rows)
+    res = env / "results"
+    res.mkdir()
+    pd.DataFrame([{"run_id": "abc123", "method": "pu", "setting": "normal=clothes,beta=0.1", "seed": 0,
+                   "metric": "nonsensitive_rate_pct", "value": 1.0}]).to_csv(res / "t1_runs.csv", index=False)
+    R.make_figures(res, "smoke")
+    assert (res / "t1_samples.png").stat().st_size > 1000
+
+
+def test_bad_input_fails_before_writing(env):
+    wd = env / "cell"
+    wd.mkdir()
+    with pytest.raises(ConfigError, match="n_unlabelled"):
+        resolve(CM.Config, CM, "smoke", cell={"n_unlabelled": 3})
+    with pytest.raises(ValueError, match="method must be one of"):
+        R.run(_cfg(method="gan"), workdir=wd)
+    with pytest.raises(ValueError, match="not a partition of fashion_mnist"):
+        R.run(_cfg(normal="even"), workdir=wd)
+    with pytest.raises(ValueError, match="only 420 normal"):        # 7 normal classes x 60 images
+        R.run(_cfg(n_unlabeled_normal=421), workdir=wd)
+    with pytest.raises(ValueError, match="inception_weights"):
+        R.run(_cfg(fid_features="inception"), workdir=wd)
+    with pytest.raises(ValueError, match="divisible"):
+        R.run(_cfg(image_size=15), workdir=wd)
+    assert list(wd.iterdir()) == []
+
+
+def test_cosine_schedule_with_warmup():
+    assert R.cosine_with_warmup(0, 10, 100) == 0.0
+    assert R.cosine_with_warmup(5, 10, 100) == pytest.approx(0.5)
+    assert R.cosine_with_warmup(10, 10, 100) == pytest.approx(1.0)
+    assert R.cosine_with_warmup(55, 10, 100) == pytest.approx(0.5)
+    assert R.cosine_with_warmup(100, 10, 100) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_full_profile_is_the_paper_setting():
+    cfg = resolve(CM.Config, CM, "full")
+    assert (cfg.dataset, cfg.normal_classes, cfg.block_out_channels, cfg.layers_per_block) == \
+        ("mnist", (0, 2, 4, 6, 8), (128, 128, 256, 512), 2)
+    assert (cfg.n_unlabeled_normal, cfg.n_unlabeled_sensitive, cfg.n_labeled_sensitive) == (25000, 2500, 2500)
+    assert (cfg.num_epochs, cfg.batch_size, cfg.learning_rate, cfg.num_warmup_steps, cfg.num_train_timesteps,
+            cfg.sampler, cfg.num_inference_steps, cfg.beta) == (100, 128, 1e-4, 500, 1000, "ddpm", 0, 0.1)
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_real_fashion_mnist_smoke_cell(tmp_path, monkeypatch):
+    from common.data import DataMissingError
+    from papers.pu_diffusion.data import load_images
+
+    try:
+        load_images("fashion_mnist", "test")
+    except DataMissingError:
+        pytest.skip("Fashion-MNIST not installed")
+    monkeypatch.setenv("REPRO_RUNS", str(tmp_path / "runs"))
+    rows = R.run(resolve(CM.Config, CM, "smoke", cell={"threads": 1, "method": "pu_nn",
+                                                                 "judge_train_size": 3000, "judge_epochs": 3}))
+    by = {r["metric"]: r["value"] for r in rows}
+    assert by["judge_test_acc_pct"] > 20 and 0 <= by["nonsensitive_rate_pct"] <= 100
+    assert rows[0]["dataset"] == "fashion_mnist_16px"
