@@ -41,7 +41,6 @@ from torch import nn
 
 from papers.graph_ssad import method as M
 
-
 # --------------------------------------------------------------------------------------
 # Classical and classifier baselines.
 

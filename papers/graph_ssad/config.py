@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import BaseConfig
-
 from papers.graph_ssad.data import DATASETS
 
 METHODS = ("proposed", "normal_only", "ocsvm", "deep_svdd", "deep_svdd_auc", "deep_sad", "nn", "gcn",
@@ -93,7 +92,7 @@ class Config(BaseConfig):
 
 
 # Quick profile (2 CPU cores): shorter training budgets; everything else is the paper's.
-QUICK = {"epochs": 300, "patience": 20, "deepwalk_walks": 5}
+QUICK = {"epochs": 300, "patience": 50, "deepwalk_walks": 10}
 # Smoke profile (tests): seconds per run.
 SMOKE = {"epochs": 15, "patience": 5, "lambdas": (1.0, 100.0), "deepwalk_walks": 2, "deepwalk_length": 10,
          "deepwalk_dim": 16, "dominant_epochs": 3}
