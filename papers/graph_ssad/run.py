@@ -86,11 +86,12 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
         c, fit = B.logistic_regression(z, y, lab, val, cfg.lr_cs, cfg.seed)
         extra.append({"metric": "selected_C", "value": c})
     elif cfg.method == "dominant":
-        key = {"dataset": cfg.dataset, "seed": cfg.seed, "hidden": cfg.dominant_hidden,
+        init_seed = cfg.seed if cfg.dominant_init_seed < 0 else cfg.dominant_init_seed
+        key = {"dataset": cfg.dataset, "seed": init_seed, "hidden": cfg.dominant_hidden,
                "epochs": cfg.dominant_epochs, "lr": cfg.dominant_lr, "dropout": cfg.dominant_dropout,
                "alpha": cfg.dominant_alpha, "nodes": graph.num_nodes, "device": str(device)}
         s = _cached("dominant", key, lambda: B.dominant_scores(
-            x01, graph.adj, cfg.seed, cfg.dominant_hidden, cfg.dominant_epochs, cfg.dominant_lr,
+            x01, graph.adj, init_seed, cfg.dominant_hidden, cfg.dominant_epochs, cfg.dominant_lr,
             cfg.dominant_dropout, cfg.dominant_alpha, device))
         fit = M.Fit(M.auc(y[val], s[val]), s, 0, 0)
     else:  # validate() already refuses unknown methods
