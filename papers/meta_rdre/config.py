@@ -110,7 +110,9 @@ class Config(BaseConfig):
             raise ValueError("comparison needs n_test_tasks >= 2 (same and shifted pairs)")
 
 
-QUICK = {"dataset": "digits", "hidden": 64, "embed_dim": 32, "set_dim": 32, "meta_iters": 600, "meta_batch": 8,
+# threads=1: the networks are tiny, so one thread is fastest and a second one only spins (on a
+# shared machine it made meta-training ~20x slower in our measurements)
+QUICK = {"threads": 1, "dataset": "digits", "hidden": 64, "embed_dim": 32, "set_dim": 32, "meta_iters": 600, "meta_batch": 8,
          "maml_iters": 300, "maml_inner_steps": 3, "nn_steps": 150, "ft_steps": 50, "n_test_tasks": 30}
 SMOKE = {"meta_iters": 20, "maml_iters": 5, "nn_steps": 10, "ft_steps": 5, "n_test_tasks": 4, "n_query": 10,
          "n_support": 10, "train_support_max": 20}
