@@ -7,9 +7,21 @@ import numpy as np
 import pytest
 import torch
 
-from common.meta import (ContaminatedTaskSource, DeepSetEncoder, LabelledPool, MixturePairTaskSource, TaskError,
-                         gaussian_fit, pearson_divergence, relative_density_ratio_closed_form,
-                         ridge_regression_closed_form, rulsif_squared_loss, solve_spd, stack_tasks)
+from common.meta import (
+    ContaminatedTaskSource,
+    DeepSetEncoder,
+    LabelledPool,
+    MixturePairTaskSource,
+    TaskError,
+    gaussian_fit,
+    pearson_divergence,
+    relative_density_ratio_closed_form,
+    ridge_regression_closed_form,
+    rulsif_squared_loss,
+    solve_spd,
+    stack_tasks,
+)
+
 
 @pytest.fixture(autouse=True)
 def _float64():

@@ -31,7 +31,6 @@ from torch import Tensor
 
 from common.meta.closed_form import rulsif_squared_loss
 
-
 # ---------------------------------------------------------------------------------------------
 # Kernel methods
 

@@ -10,7 +10,6 @@ settings that determine them, so the support-size cells and the comparison table
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import time
