@@ -115,29 +115,46 @@ METHOD_NAMES = {"proposed": "Proposed", "normal_only": "Proposed (normal only)",
 
 
 def make_figures(results_dir: Path, profile: str) -> None:
-    """Test AUC against the labelled fraction, one panel per graph (the paper's results table as lines)."""
+    """Test AUC (mean ± std over splits) against the labelled fraction, one panel per graph:
+    the paper's results table drawn as lines."""
     runs_csv = Path(results_dir) / "auc_runs.csv"
     if not runs_csv.is_file():
         return
+    import matplotlib
+
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from common.plotting import STYLE, line_with_bands, save
+    from common.plotting import STYLE
 
     df = pd.read_csv(runs_csv, keep_default_na=False)
     df = df[df["metric"] == "test_auc_pct"].copy()
     df["label_pct"] = df["setting"].str.replace("label_frac=", "", regex=False).astype(float) * 100
-    df["method_name"] = df["method"].map(METHOD_NAMES).fillna(df["method"])
     datasets = list(dict.fromkeys(df["dataset"]))
+    methods = [m for m in METHOD_NAMES if m in set(df["method"])]
+    markers = "o^sDvP*Xh<"
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(datasets), figsize=(4.6 * len(datasets), 3.8), squeeze=False)
+        fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets) + 2.2, 3.6), squeeze=False)
         for ax, ds in zip(axes[0], datasets):
-            line_with_bands(df[df["dataset"] == ds], "label_pct", "value", "method_name", Path("unused"),
-                            title=f"{ds} ({profile})", xlabel="labelled nodes (%)", ylabel="test AUC (%)", ax=ax)
-            ax.get_legend().remove()
-        handles, labels = axes[0][0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=5, frameon=False)
-        fig.subplots_adjust(bottom=0.28)
-        save(fig, Path(results_dir) / "auc_vs_labelled.png")
+            sub = df[df["dataset"] == ds]
+            fracs = sorted(sub["label_pct"].unique())
+            for i, m in enumerate(methods):
+                stats = sub[sub["method"] == m].groupby("label_pct")["value"].agg(["mean", "std"]).reindex(fracs)
+                pos = np.arange(len(fracs)) + (i - len(methods) / 2) * 0.025
+                bold = m == "proposed"
+                ax.errorbar(pos, stats["mean"], yerr=stats["std"].fillna(0), marker=markers[i % len(markers)],
+                            ms=4, lw=2.2 if bold else 1.0, capsize=2, label=METHOD_NAMES[m],
+                            color="black" if bold else None, zorder=3 if bold else 2)
+            ax.set_xticks(np.arange(len(fracs)))
+            ax.set_xticklabels([f"{f:g}" for f in fracs])
+            ax.set_xlabel("labelled nodes (%)")
+            ax.set_ylabel("test AUC (%)")
+            ax.axhline(50, color="grey", lw=0.8, ls=":")
+            ax.set_title(f"{ds} ({profile}, mean ± std over {sub['seed'].nunique()} splits)")
+        axes[0][-1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.02, 1.0))
+        out = Path(results_dir) / "auc_vs_labelled.png"
+        fig.savefig(out, bbox_inches="tight")
+        plt.close(fig)
 
 
 if __name__ == "__main__":
