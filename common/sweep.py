@@ -275,8 +275,9 @@ def execute_cell(cell: Cell, threads: int = 0) -> str:
     try:
         raw = _call_run(paper.run_fn, cfg, folder)
         wall = time.time() - t0
-        from common.runtime import device_name
         import torch
+
+        from common.runtime import device_name
 
         defaults = {"dataset": getattr(cfg, "dataset", cell.values.get("dataset", "-")),
                     "method": getattr(cfg, "method", cell.values.get("method", "-")),

@@ -69,7 +69,9 @@ def test_unknown_profile():
 
 def test_frozen():
     cfg = Cfg()
-    with pytest.raises(Exception):
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.lr = 1.0  # type: ignore[misc]
 
 

@@ -1,6 +1,5 @@
 """Data registry, search roots, verified downloads, format errors and the shared loaders."""
 
-import gzip
 import io
 import zipfile
 from pathlib import Path
@@ -8,9 +7,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common.data import core, images
-from common.data import (ChecksumError, DataFormatError, DataMissingError, download, find_files,
-                         load_fashion_mnist, load_omniglot, read_idx, verify_checksum, write_idx)
+from common.data import (
+    ChecksumError,
+    DataFormatError,
+    DataMissingError,
+    core,
+    download,
+    find_files,
+    images,
+    load_fashion_mnist,
+    load_omniglot,
+    read_idx,
+    verify_checksum,
+    write_idx,
+)
 
 
 @pytest.fixture
