@@ -324,18 +324,21 @@ def make_figures(results_dir: Path, profile: str) -> None:
         fig, axes = plt.subplots(1, len(layers), figsize=(3.2 * len(layers), 3.2), squeeze=False)
         for ax, layer in zip(axes[0], layers):
             g0 = df[df.layer == layer]
-            k = g0["rank"].max()
-            nb = min(16, k)
+            k = int(g0["rank"].max())
+            edges = np.unique(np.round(np.geomspace(1, k + 1, 14)).astype(int))  # log-spaced rank bins
             for meth in ["naive", "wm", "am", "ste"]:
                 g = g0[g0.method == meth].copy()
                 if g.empty:
                     continue
-                g["bin"] = np.minimum((g["rank"] - 1) * nb // k, nb - 1)
+                g["bin"] = np.searchsorted(edges, g["rank"].to_numpy(), side="right")
                 st = g.groupby("bin").agg(rank=("rank", "mean"), align=("align", "mean")).sort_index()
-                ax.plot(st["rank"], st["align"], marker="o", ms=3, color=COLORS[meth], label=meth.upper() if meth != "naive" else "naive")
+                ax.plot(st["rank"], st["align"], marker="o", ms=3, color=COLORS[meth],
+                        ls="--" if meth == "ste" else "-", label=meth.upper() if meth != "naive" else "naive")
+            ax.set_xscale("log")
             ax.set_xlabel("singular value rank (1 = largest)")
             ax.set_title(layer, fontsize=9)
             ax.set_ylim(0, 1)
+            ax.grid(alpha=0.3)
         axes[0][0].set_ylabel(r"$|u_i^a\cdot u_i^b|\,|v_i^a\cdot v_i^b|$")
         axes[0][0].legend(frameon=False)
         fig.suptitle(f"Alignment of the i-th singular vectors of model A and permuted model B ({profile})")
@@ -349,7 +352,7 @@ def make_figures(results_dir: Path, profile: str) -> None:
         df = pd.read_csv(merge_csv, keep_default_na=False, dtype={"setting": str})
         df = df[df.metric == "merged_acc_pct_test"]
         if not df.empty:
-            fig, ax = plt.subplots(figsize=(4.8, 3.2))
+            fig, ax = plt.subplots(figsize=(5.2, 3.8))
             methods = [m for m in ["naive", "wm", "am", "ste"] if m in set(df.method)]
             settings = sorted(set(df.setting))
             w = 0.8 / len(methods)
@@ -362,7 +365,7 @@ def make_figures(results_dir: Path, profile: str) -> None:
             ax.set_xticklabels(settings)
             ax.set_ylabel("merged model test accuracy (%)")
             ax.set_title(f"Merging models aligned to a reference ({profile})")
-            ax.legend(frameon=False, fontsize=8)
+            ax.legend(frameon=False, fontsize=8, ncol=len(methods), loc="upper center", bbox_to_anchor=(0.5, -0.15))
             fig.tight_layout()
             fig.savefig(results_dir / "tab_merge.png", dpi=120)
             plt.close(fig)
