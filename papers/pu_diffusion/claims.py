@@ -1,6 +1,6 @@
 """The paper's claims as checks over the aggregated results (table t1)."""
 
-from common.claims import Claim, compare, not_held, held, fmt
+from common.claims import Claim, compare, fmt, held, not_held
 
 T = "t1"
 RATE, FID = "nonsensitive_rate_pct", "fid_judgefeat"
@@ -44,14 +44,15 @@ def _nn_variant_also_prevents(res):
 
 CLAIMS = [
     Claim("C1", "PU diffusion prevents the generation of sensitive data without compromising image quality "
-          "(higher non-sensitive rate than Unsupervised by > 1 point, FID within 10%)", "Abstract; Sec. 5, Table 1",
+          "(higher non-sensitive rate than Unsupervised by > 1 point, FID within 10%)", "Abstract",
           _prevents_without_compromise),
     Claim("C2", "PU diffusion yields a higher non-sensitive rate than the Unsupervised diffusion model",
-          "Sec. 5, Table 1", _pu_beats_unsupervised),
+          "Abstract (paraphrased)", _pu_beats_unsupervised),
     Claim("C3", "PU diffusion keeps sample quality: FID comparable to (within 10% of) Unsupervised",
-          "Sec. 5, Table 1", _quality_kept),
+          "Abstract (paraphrased)", _quality_kept),
     Claim("C4", "PU diffusion yields a higher non-sensitive rate than the Supervised approach, which treats "
-          "unlabelled data as normal", "Sec. 5, Table 1", _pu_beats_supervised),
+          "unlabelled data as normal", "Abstract / method motivation (paraphrased: maximising the ELBO of "
+          "unlabelled data also fits the sensitive data it contains)", _pu_beats_supervised),
     Claim("C5", "The non-negative (nnPU-style) variant of the PU objective also prevents sensitive generation",
-          "Sec. 4 (objective variants); official code PUBaseLoss(use_abs=False)", _nn_variant_also_prevents),
+          "official code, models/losses.py PUBaseLoss(use_abs=False) (our check, not a paper statement)", _nn_variant_also_prevents),
 ]

@@ -1,16 +1,18 @@
 """PU diffusion models (Takahashi et al., ICLR 2025, arXiv 2503.03789): DDPM + positive-unlabeled risk.
 
-What is implemented (paper Sec. 3-4; official code takahashihiroshi/pudm, ``models/losses.py`` and
-``models/trainers.py``):
+What is implemented (the paper's method as its official code takahashihiroshi/pudm defines it,
+``models/losses.py`` and ``models/trainers.py``; the paper's full text could not be read offline, so
+equations are named by what they are, not by number):
 
 * DDPM forward process with diffusers' default ``DDPMScheduler`` schedule (linear betas 1e-4 .. 0.02,
   ``num_train_timesteps`` = 1000): ``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps`` (Ho et al., Eq. 4).
 * Per-example denoising loss ``l(x) = || eps_theta(x_t, t) - eps ||^2`` summed over all pixels (the
   code's ``torch.norm(...)**2``); its expectation is the negative ELBO up to constants (Ho et al., Eq. 14).
 * Sensitive (positive) loss ``l_P(x) = -log(1 - exp(-l(x)) + 1e-6)``: minimising it maximises the
-  "negative-ELBO" of labelled sensitive data (paper Eq. for the supervised ELBO-minimisation term; the
-  code adds 1e-6 inside the log, kept here).
-* PU risk (paper Eq. (11)-(13), code ``PUBaseLoss``):
+  denoising loss (i.e. minimises the ELBO) of labelled sensitive data; the code adds 1e-6 inside the
+  log, kept here.
+* PU risk (code ``PUBaseLoss``): the normal-data ELBO written as the unlabelled minus beta x the
+  sensitive one, so
   ``R = beta E_P[l_P] + | E_U[l] - beta E_P[l] |`` (absolute value, following absPU), or the
   non-negative variant which, like nnPU's gradient step, returns ``-(E_U[l] - beta E_P[l])`` when the
   negative-class risk is below zero and ``beta E_P[l_P] + (E_U[l] - beta E_P[l])`` otherwise. Batches
@@ -75,33 +77,33 @@ def per_example_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, generator
     return ((eps_hat - noise) ** 2).flatten(1).sum(1)
 
 
-def positive_loss(l: torch.Tensor) -> torch.Tensor:
+def positive_loss(ell: torch.Tensor) -> torch.Tensor:
     """l_P = -log(1 - exp(-l) + 1e-6): small when the ELBO of a sensitive example is low (l large)."""
-    return -torch.log(1 - torch.exp(-l) + POSITIVE_EPS)
+    return -torch.log(1 - torch.exp(-ell) + POSITIVE_EPS)
 
 
-def unsupervised_risk(l: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def unsupervised_risk(ell: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Baseline 'Unsupervised': mean over the batch of (1 - y) l (labelled sensitive data ignored)."""
-    return torch.mean((1 - y) * l)
+    return torch.mean((1 - y) * ell)
 
 
-def supervised_risk(l: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def supervised_risk(ell: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Baseline 'Supervised': unlabelled treated as normal, labelled sensitive pushed to low ELBO."""
-    return torch.mean((1 - y) * l + y * positive_loss(l))
+    return torch.mean((1 - y) * ell + y * positive_loss(ell))
 
 
-def pu_risk_terms(l: torch.Tensor, y: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
+def pu_risk_terms(ell: torch.Tensor, y: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(positive risk beta E_P[l_P], negative-class risk E_U[l] - beta E_P[l]) from one mixed batch."""
     pos, unl = y, 1 - y
     n_pos, n_unl = pos.sum().clamp_min(1), unl.sum().clamp_min(1)
-    positive_risk = torch.sum(beta * pos * positive_loss(l) / n_pos)
-    negative_risk = torch.sum((unl / n_unl - beta * pos / n_pos) * l)   # Eq. (12): p_N ELBO via U and P
+    positive_risk = torch.sum(beta * pos * positive_loss(ell) / n_pos)
+    negative_risk = torch.sum((unl / n_unl - beta * pos / n_pos) * ell)   # normal-data loss from U and P only
     return positive_risk, negative_risk
 
 
-def pu_risk(l: torch.Tensor, y: torch.Tensor, beta: float, nonnegative: bool = False) -> torch.Tensor:
-    """PU diffusion objective (Eq. (13)): absolute-value form, or the nnPU-style non-negative variant."""
-    positive_risk, negative_risk = pu_risk_terms(l, y, beta)
+def pu_risk(ell: torch.Tensor, y: torch.Tensor, beta: float, nonnegative: bool = False) -> torch.Tensor:
+    """PU diffusion objective: absolute-value form, or the nnPU-style non-negative variant."""
+    positive_risk, negative_risk = pu_risk_terms(ell, y, beta)
     if not nonnegative:
         return positive_risk + torch.abs(negative_risk)
     if negative_risk < 0:      # nnPU: step against the negative part only
@@ -112,17 +114,17 @@ def pu_risk(l: torch.Tensor, y: torch.Tensor, beta: float, nonnegative: bool = F
 METHODS = ("unsupervised", "supervised", "pu", "pu_nn")
 
 
-def risk(method: str, l: torch.Tensor, y: torch.Tensor, beta: float) -> torch.Tensor:
+def risk(method: str, ell: torch.Tensor, y: torch.Tensor, beta: float) -> torch.Tensor:
     """The training objective of ``method`` on per-example losses ``l`` and labels ``y`` (1 = labelled sensitive)."""
-    y = y.to(l.dtype)
+    y = y.to(ell.dtype)
     if method == "unsupervised":
-        return unsupervised_risk(l, y)
+        return unsupervised_risk(ell, y)
     if method == "supervised":
-        return supervised_risk(l, y)
+        return supervised_risk(ell, y)
     if method == "pu":
-        return pu_risk(l, y, beta, nonnegative=False)
+        return pu_risk(ell, y, beta, nonnegative=False)
     if method == "pu_nn":
-        return pu_risk(l, y, beta, nonnegative=True)
+        return pu_risk(ell, y, beta, nonnegative=True)
     raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
 
 
@@ -144,7 +146,7 @@ def ddpm_sample(model, schedule: NoiseSchedule, shape, generator=None, device="c
     abar = schedule.alphas_cumprod.to(device)
     steps = (torch.arange(0, n) * (T // n)).flip(0).tolist()
     x = torch.randn(shape, generator=generator, device=device)
-    for i, t in enumerate(steps):
+    for t in steps:
         prev_t = t - T // n
         ab_t = abar[t]
         ab_prev = abar[prev_t] if prev_t >= 0 else torch.tensor(1.0, dtype=abar.dtype, device=device)

@@ -163,8 +163,8 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device, workd
         total_loss = 0.0
         for i in range(0, len(x), cfg.batch_size):
             b = perm[i:i + cfg.batch_size]
-            l = per_example_loss(model, schedule, x[b].to(device))
-            loss = risk(cfg.method, l, y[b].to(device), cfg.beta)
+            ell = per_example_loss(model, schedule, x[b].to(device))
+            loss = risk(cfg.method, ell, y[b].to(device), cfg.beta)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)

@@ -6,9 +6,20 @@ import numpy as np
 import pytest
 import torch
 
-from papers.pu_diffusion.method import (NoiseSchedule, ddim_sample, ddpm_sample, fid_from_features,
-                                        frechet_distance, per_example_loss, positive_loss, pu_risk,
-                                        pu_risk_terms, q_sample, risk, sample)
+from papers.pu_diffusion.method import (
+    NoiseSchedule,
+    ddim_sample,
+    ddpm_sample,
+    fid_from_features,
+    frechet_distance,
+    per_example_loss,
+    positive_loss,
+    pu_risk,
+    pu_risk_terms,
+    q_sample,
+    risk,
+    sample,
+)
 
 
 def test_schedule_matches_ddpm_linear_defaults():
@@ -54,54 +65,54 @@ def test_per_example_loss_equals_hand_computation():
     x0 = torch.zeros(4, 1, 2, 2)
     pred = torch.full((1, 1, 2, 2), 0.5)
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    l = per_example_loss(_Const(pred), s, x0, generator=g1)
+    ell = per_example_loss(_Const(pred), s, x0, generator=g1)
     torch.randint(0, 10, (4,), generator=g2)              # same draws: t, then eps
     eps = torch.randn(4, 1, 2, 2, generator=g2)
-    assert torch.allclose(l, ((0.5 - eps) ** 2).flatten(1).sum(1))
+    assert torch.allclose(ell, ((0.5 - eps) ** 2).flatten(1).sum(1))
 
 
 def test_batch_risks_equal_hand_computation():
-    l = torch.tensor([0.5, 2.0, 1.0, 3.0, 0.2])
+    ell = torch.tensor([0.5, 2.0, 1.0, 3.0, 0.2])
     y = torch.tensor([0, 1, 0, 0, 1])
     beta = 0.3
-    lp = [-math.log(1 - math.exp(-v) + 1e-6) for v in l.tolist()]
+    lp = [-math.log(1 - math.exp(-v) + 1e-6) for v in ell.tolist()]
     # Unsupervised: mean over the whole batch of (1 - y) l
-    assert risk("unsupervised", l, y, beta).item() == pytest.approx((0.5 + 1.0 + 3.0) / 5)
+    assert risk("unsupervised", ell, y, beta).item() == pytest.approx((0.5 + 1.0 + 3.0) / 5)
     # Supervised: mean over the batch of (1 - y) l + y l_P
-    assert risk("supervised", l, y, beta).item() == pytest.approx((0.5 + lp[1] + 1.0 + 3.0 + lp[4]) / 5, rel=1e-6)
+    assert risk("supervised", ell, y, beta).item() == pytest.approx((0.5 + lp[1] + 1.0 + 3.0 + lp[4]) / 5, rel=1e-6)
     e_u, e_p, e_lp = (0.5 + 1.0 + 3.0) / 3, (2.0 + 0.2) / 2, (lp[1] + lp[4]) / 2
     neg = e_u - beta * e_p
     assert neg > 0
-    assert risk("pu", l, y, beta).item() == pytest.approx(beta * e_lp + abs(neg), rel=1e-6)
-    assert risk("pu_nn", l, y, beta).item() == pytest.approx(beta * e_lp + neg, rel=1e-6)
+    assert risk("pu", ell, y, beta).item() == pytest.approx(beta * e_lp + abs(neg), rel=1e-6)
+    assert risk("pu_nn", ell, y, beta).item() == pytest.approx(beta * e_lp + neg, rel=1e-6)
 
 
 def test_pu_negative_part_abs_and_nonnegative_branches():
-    l = torch.tensor([0.1, 5.0, 6.0], requires_grad=True)
+    ell = torch.tensor([0.1, 5.0, 6.0], requires_grad=True)
     y = torch.tensor([0.0, 1.0, 1.0])
     beta = 0.5
-    pos, neg = pu_risk_terms(l, y, beta)
+    pos, neg = pu_risk_terms(ell, y, beta)
     assert neg.item() == pytest.approx(0.1 - 0.5 * 5.5) and neg.item() < 0
-    assert pu_risk(l, y, beta).item() == pytest.approx(pos.item() - neg.item(), rel=1e-6)   # |neg|
-    r = pu_risk(l, y, beta, nonnegative=True)
+    assert pu_risk(ell, y, beta).item() == pytest.approx(pos.item() - neg.item(), rel=1e-6)   # |neg|
+    r = pu_risk(ell, y, beta, nonnegative=True)
     assert r.item() == pytest.approx(-neg.item(), rel=1e-6)                                 # nnPU step
     r.backward()
     # gradient of -(E_U l - beta E_P l): -1 on the unlabelled example, +beta/2 on each positive
-    assert torch.allclose(l.grad, torch.tensor([-1.0, 0.25, 0.25]))
+    assert torch.allclose(ell.grad, torch.tensor([-1.0, 0.25, 0.25]))
 
 
 def test_pu_reduces_to_unsupervised_without_labelled_sensitive():
     g = torch.Generator().manual_seed(1)
-    l = torch.rand(16, generator=g) * 10
+    ell = torch.rand(16, generator=g) * 10
     y = torch.zeros(16)
     for beta in (0.0, 0.1, 0.5):
-        assert risk("pu", l, y, beta).item() == pytest.approx(risk("unsupervised", l, y, beta).item(), rel=1e-6)
-        assert risk("pu_nn", l, y, beta).item() == pytest.approx(l.mean().item(), rel=1e-6)
+        assert risk("pu", ell, y, beta).item() == pytest.approx(risk("unsupervised", ell, y, beta).item(), rel=1e-6)
+        assert risk("pu_nn", ell, y, beta).item() == pytest.approx(ell.mean().item(), rel=1e-6)
 
 
 def test_positive_loss_is_decreasing_in_l():
-    l = torch.linspace(0.05, 10, 50)
-    lp = positive_loss(l)
+    ell = torch.linspace(0.05, 10, 50)
+    lp = positive_loss(ell)
     assert (lp[1:] < lp[:-1]).all() and lp[-1].item() < 1e-4 and torch.isfinite(positive_loss(torch.zeros(1))).all()
 
 

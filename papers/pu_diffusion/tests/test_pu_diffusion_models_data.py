@@ -5,8 +5,14 @@ import pytest
 import torch
 
 from common.data import DataMissingError
-from papers.pu_diffusion.data import (load_images, make_pu_split, normal_test_indices, read_cifar10_binary,
-                                      read_stl10_binary, to_model_space)
+from papers.pu_diffusion.data import (
+    load_images,
+    make_pu_split,
+    normal_test_indices,
+    read_cifar10_binary,
+    read_stl10_binary,
+    to_model_space,
+)
 from papers.pu_diffusion.models import JudgeCNN, UNet
 
 
