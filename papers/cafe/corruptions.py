@@ -179,7 +179,10 @@ def glass_blur(x, severity, rng):
             for w in range(IMSIZE - c[1], c[1], -1):
                 dx, dy = rng.integers(-c[1], c[1], size=2)
                 hp, wp = h + dy, w + dx
-                x[h, w], x[hp, wp] = x[hp, wp].copy(), x[h, w].copy()
+                # make_cifar_c.py writes ``x[h, w], x[h', w'] = x[h', w'], x[h, w]`` on numpy views, which
+                # is not a swap: x[h, w] takes the neighbour's value and the neighbour keeps its own.
+                # We reproduce what generated CIFAR-10-C, not the intended swap.
+                x[h, w] = x[hp, wp]
     return np.clip(gaussian(x / 255., sigma=c[0], channel_axis=-1), 0, 1) * 255
 
 
