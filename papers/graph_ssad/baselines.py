@@ -80,14 +80,14 @@ def classifier(x, a_hat, y: np.ndarray, labelled: np.ndarray, val: np.ndarray, s
 
 def deep_sad(x, y: np.ndarray, labelled: np.ndarray, val: np.ndarray, seed: int, eta: float = 1.0,
              hidden: int = 32, d_out: int = 32, layers: int = 3, epochs: int = 500, patience: int = 50,
-             lr: float = 1e-3, eps: float = 1e-6) -> M.Fit:
+             lr: float = 1e-3, eps: float = 1e-6, bias: bool = False) -> M.Fit:
     """Deep SAD, Ruff et al. (ICLR 2020) Eq. (4), full batch:
     ``1/(n+m) sum_unlab ||phi - c||^2 + eta/(n+m) sum_lab (||phi - c||^2 + eps)^{y~}``,
     ``y~ = +1`` for labelled normals, ``-1`` for labelled anomalies. ``c`` = mean initial
     embedding of all training nodes with Deep SAD's code's guard (|c_j| < 0.1 -> +-0.1)."""
     torch.manual_seed(seed)
     dev = M.device_of(x)
-    model = M.MLP(x.shape[1], hidden, d_out, layers, bias=False).to(dev)
+    model = M.MLP(x.shape[1], hidden, d_out, layers, bias=bias).to(dev)
     n = x.shape[0]
     is_lab = np.zeros(n, dtype=bool)
     is_lab[labelled] = True

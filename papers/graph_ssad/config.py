@@ -25,6 +25,10 @@ class Config(BaseConfig):
     """Fraction of all nodes that are labelled (paper: 0.025, 0.05, 0.1)."""
     val_frac: float = 0.1
     """Fraction of all nodes used for validation (paper: 0.1); the rest are test nodes."""
+    split: str = "stratified"
+    """How nodes are drawn: 'stratified' (anomaly rate kept in every part) or 'random' (plain draw)."""
+    hypersphere_bias: bool = False
+    """Bias terms in the hypersphere networks (proposed, normal-only, Deep SVDD(+AUC), Deep SAD)."""
     hidden: int = 32
     """Hidden units of the GCN / MLP (paper: 32)."""
     out_dim: int = 32
@@ -72,6 +76,8 @@ class Config(BaseConfig):
     def validate(self) -> None:
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {self.dataset!r}")
+        if self.split not in ("stratified", "random"):
+            raise ValueError(f"split must be 'stratified' or 'random'; got {self.split!r}")
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
         if not 0.0 < self.label_frac < 1.0 or not 0.0 < self.val_frac < 1.0:

@@ -323,12 +323,15 @@ def anomaly_labels(labels: np.ndarray) -> np.ndarray:
     return y
 
 
-def split_nodes(y: np.ndarray, label_frac: float, val_frac: float, seed: int) -> AnomalySplit:
+def split_nodes(y: np.ndarray, label_frac: float, val_frac: float, seed: int,
+                stratified: bool = True) -> AnomalySplit:
     """Random split: ``label_frac`` and ``val_frac`` of all nodes labelled / validation, rest test.
 
-    Stratified by the anomaly label so that every split has labelled anomalies (the paper's
-    AUC term needs at least one; with 2.5 % labelled nodes a plain random draw on Cora has
-    no anomaly in about 1 split in 100). Nodes without a class are never drawn.
+    ``stratified`` (default) keeps the anomaly rate in the labelled and validation sets, so every
+    split has labelled anomalies (the paper's AUC term needs at least one; with 2.5 % labelled
+    nodes a plain random draw on Cora has none in about 1 split in 100). ``stratified=False`` is a
+    plain random draw, redrawn (same generator) until the labelled and validation sets each hold
+    both classes. Nodes without a class are never drawn.
     """
     if not 0.0 < label_frac < 1.0 or not 0.0 < val_frac < 1.0 or label_frac + val_frac >= 1.0:
         raise ValueError(f"need 0 < label_frac, val_frac and label_frac + val_frac < 1; "
@@ -336,8 +339,17 @@ def split_nodes(y: np.ndarray, label_frac: float, val_frac: float, seed: int) ->
     n = len(y)
     rng = np.random.default_rng(seed)
     n_lab, n_val = int(round(label_frac * n)), int(round(val_frac * n))
-    parts: list[list[np.ndarray]] = [[], [], []]
     eligible = np.flatnonzero(y >= 0)
+    if not stratified:
+        if n_lab + n_val >= len(eligible):
+            raise ValueError(f"{len(eligible)} nodes with a class, too few for {n_lab} + {n_val}")
+        for _ in range(1000):
+            idx = rng.permutation(eligible)
+            lab, val, test = idx[:n_lab], idx[n_lab:n_lab + n_val], idx[n_lab + n_val:]
+            if all(len(np.unique(y[part])) == 2 for part in (lab, val, test)):
+                return AnomalySplit(y, np.sort(lab), np.sort(val), np.sort(test))
+        raise ValueError("no random split with both classes in every part after 1000 draws")
+    parts: list[list[np.ndarray]] = [[], [], []]
     for cls in (0, 1):
         idx = rng.permutation(eligible[y[eligible] == cls])
         share = len(idx) / len(eligible)

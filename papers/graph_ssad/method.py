@@ -277,7 +277,7 @@ def select_by_validation(fits: Sequence[tuple[float, Fit]]) -> tuple[float, Fit]
 def proposed(x: torch.Tensor, a_hat: torch.Tensor, y: np.ndarray, labelled: np.ndarray, val: np.ndarray,
              lambdas: Sequence[float], seed: int, hidden: int = 32, d_out: int = 32, layers: int = 3,
              epochs: int = 500, patience: int = 50, lr: float = 1e-3,
-             encoder: str = "gcn", center_eps: float = 0.0) -> tuple[float, Fit]:
+             encoder: str = "gcn", center_eps: float = 0.0, bias: bool = False) -> tuple[float, Fit]:
     """The proposed method (``encoder='gcn'``) for each lambda, best by validation AUC.
 
     ``encoder='mlp'`` is the paper's "Deep SVDD + AUC" baseline (same loss, no graph);
@@ -287,7 +287,7 @@ def proposed(x: torch.Tensor, a_hat: torch.Tensor, y: np.ndarray, labelled: np.n
     for lam in lambdas:
         torch.manual_seed(seed)
         net_cls = GCN if encoder == "gcn" else MLP
-        model = net_cls(x.shape[1], hidden, d_out, layers, bias=False).to(device_of(x))
+        model = net_cls(x.shape[1], hidden, d_out, layers, bias=bias).to(device_of(x))
         fits.append((float(lam), fit_hypersphere(model, x, a_hat if encoder == "gcn" else None, y, labelled,
                                                  val, float(lam), epochs, patience, lr, center_eps)))
     return select_by_validation(fits)

@@ -54,7 +54,7 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     device = setup(cfg)
     graph = D.load_graph(cfg.dataset, download=True if cfg.download else None)
     y = D.anomaly_labels(graph.labels)
-    split = D.split_nodes(y, cfg.label_frac, cfg.val_frac, cfg.seed)
+    split = D.split_nodes(y, cfg.label_frac, cfg.val_frac, cfg.seed, stratified=cfg.split == "stratified")
     x01 = D.minmax_01(graph.x)
     lab, val, test = split.labelled, split.val, split.test
     n_lab_anom = int(y[lab].sum())
@@ -68,11 +68,13 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
         encoder = "gcn" if cfg.method in ("proposed", "normal_only") else "mlp"
         lambdas = cfg.lambdas if cfg.method in ("proposed", "deep_svdd_auc") else (0.0,)
         lam, fit = M.proposed(x, a_hat, y, lab, val, lambdas, cfg.seed, d_out=cfg.out_dim, encoder=encoder,
-                              center_eps=0.1 if cfg.method == "deep_svdd" else 0.0, **net)
+                              center_eps=0.1 if cfg.method == "deep_svdd" else 0.0, bias=cfg.hypersphere_bias,
+                              **net)
         if len(lambdas) > 1:
             extra.append({"metric": "selected_lambda", "value": lam})
     elif cfg.method == "deep_sad":
-        fit = B.deep_sad(x, y, lab, val, cfg.seed, eta=cfg.deep_sad_eta, d_out=cfg.out_dim, **net)
+        fit = B.deep_sad(x, y, lab, val, cfg.seed, eta=cfg.deep_sad_eta, d_out=cfg.out_dim,
+                         bias=cfg.hypersphere_bias, **net)
     elif cfg.method in ("nn", "gcn"):
         fit = B.classifier(x, a_hat, y, lab, val, cfg.seed, encoder="gcn" if cfg.method == "gcn" else "mlp", **net)
     elif cfg.method == "ocsvm":
