@@ -26,7 +26,7 @@ from common.runtime import setup
 
 from .config import Config
 from .data import load_images, make_pu_split, normal_test_indices, to_model_space
-from .method import NoiseSchedule, fid_from_features, per_example_loss, risk, sample
+from .method import NoiseSchedule, fid_from_features, per_example_loss, pu_risk_terms, risk, sample
 from .models import JudgeCNN, UNet
 
 SLUG = "pu_diffusion"
@@ -138,7 +138,11 @@ def build_unet(cfg: Config) -> UNet:
     return UNet(cfg.in_channels, cfg.block_out_channels, cfg.layers_per_block, cfg.attn_levels, cfg.norm_groups)
 
 
-def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device, workdir: Path | None) -> tuple[UNet, list]:
+def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device,
+                    workdir: Path | None) -> tuple[UNet, list, float]:
+    """Train eps_theta with the method's risk; returns the model, per-epoch mean losses, and the % of
+    steps on which the PU negative-class risk E_U[l] - beta E_P[l] of the batch was below zero (where
+    the absolute-value and non-negative PU forms differ)."""
     model = build_unet(cfg).to(device)
     schedule = NoiseSchedule.linear(cfg.num_train_timesteps)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
@@ -146,7 +150,7 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device, workd
     total = steps_per_epoch * cfg.num_epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_with_warmup(s, cfg.num_warmup_steps, total))
     gen = torch.Generator().manual_seed(cfg.seed)
-    start, history = 0, []
+    start, history, n_neg, n_steps = 0, [], 0, 0
     ckpt = workdir / "checkpoint.pt" if workdir else None
     if ckpt and ckpt.is_file():
         state = torch.load(ckpt, map_location=device, weights_only=True)
@@ -156,6 +160,7 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device, workd
         gen.set_state(state["gen"])
         torch.set_rng_state(state["torch_rng"])
         start, history = int(state["epoch"]), [float(v) for v in state["history"]]
+        n_neg, n_steps = int(state["n_neg"]), int(state["n_steps"])
         log.info("resumed from epoch %d", start)
     model.train()
     for epoch in range(start, cfg.num_epochs):
@@ -165,6 +170,9 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device, workd
             b = perm[i:i + cfg.batch_size]
             ell = per_example_loss(model, schedule, x[b].to(device))
             loss = risk(cfg.method, ell, y[b].to(device), cfg.beta)
+            with torch.no_grad():
+                n_neg += int(pu_risk_terms(ell, y[b].to(device).float(), cfg.beta)[1] < 0)
+                n_steps += 1
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
@@ -177,10 +185,10 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device, workd
             tmp = ckpt.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
                         "gen": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
-                        "history": history}, tmp)
+                        "history": history, "n_neg": n_neg, "n_steps": n_steps}, tmp)
             tmp.replace(ckpt)
     model.eval()
-    return model, history
+    return model, history, 100.0 * n_neg / max(1, n_steps)
 
 
 def generate(cfg: Config, model, device, bs: int = 200) -> torch.Tensor:
@@ -220,7 +228,7 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     t_data = time.time() - t0
 
     t1 = time.time()
-    model, history = train_diffusion(cfg, x_train, y_train, device, workdir)
+    model, history, neg_pct = train_diffusion(cfg, x_train, y_train, device, workdir)
     t_train = time.time() - t1
     t2 = time.time()
     gen = generate(cfg, model, device)
@@ -247,6 +255,7 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
         {"dataset": dataset, "metric": "nonsensitive_rate_pct", "value": nonsensitive, "n": len(gen)},
         {"dataset": dataset, "metric": fid_name, "value": fid, "n": len(gen)},
         {"dataset": dataset, "metric": "final_train_loss", "value": history[-1] if history else float("nan")},
+        {"dataset": dataset, "metric": "pu_negative_risk_below0_steps_pct", "value": neg_pct},
         {"dataset": dataset, "metric": "judge_test_acc_pct", "value": jm["judge_test_acc_pct"], "n": jm["judge_n_test"]},
         {"dataset": dataset, "metric": "judge_normal_vs_sensitive_acc_pct",
          "value": jm["judge_normal_vs_sensitive_acc_pct"], "n": jm["judge_n_test"]},

@@ -48,6 +48,7 @@ def test_smoke_cell_resume_and_reference_rows(env):
     assert 0 <= by[("unsupervised", "nonsensitive_rate_pct")] <= 100
     assert np.isfinite(by[("unsupervised", "fid_judgefeat")]) and by[("unsupervised", "fid_judgefeat")] >= 0
     assert by[("unsupervised", "judge_test_acc_pct")] > 30          # learned the squares (chance: 10 %)
+    assert 0 <= by[("unsupervised", "pu_negative_risk_below0_steps_pct")] <= 100
     # the real unlabelled set is ~91 % normal by construction; the judge sees that
     assert by[("real_unlabeled_data", "nonsensitive_rate_pct")] > 60
     grid = np.load(wd / "samples_grid.npy")
