@@ -75,8 +75,9 @@ class Config(BaseConfig):
             raise ValueError(f"batch_size must be >= 2 (batch statistics), got {self.batch_size}")
         if self.n_per_corruption < self.batch_size:
             raise ValueError(f"n_per_corruption ({self.n_per_corruption}) must be >= batch_size ({self.batch_size})")
-        if self.n_per_corruption > 10000:
-            raise ValueError(f"n_per_corruption must be <= 10000 (test-set size), got {self.n_per_corruption}")
+        n_max = 50000 if self.dataset == "imagenet" else 10000
+        if self.n_per_corruption > n_max:
+            raise ValueError(f"n_per_corruption must be <= {n_max} (test-set size), got {self.n_per_corruption}")
         d = 2048 if self.dataset == "imagenet" else 64 * self.width
         if self.n_groups < 1 or self.n_groups > d:
             raise ValueError(f"n_groups must be in [1, feature dim {d}], got {self.n_groups}")

@@ -147,6 +147,17 @@ def imagenet_c_folder(corruption: str, severity: int) -> Path:
     raise missing("ImageNet-C", dirs, [f"{corruption}/{severity}/"], IMAGENET_C_HOW)
 
 
+def imagenet_train_folder() -> Path:
+    """``<root>/imagenet/train`` (ImageNet-1k training images by wnid), for the source statistics."""
+    from common.data.core import candidate_dirs, missing
+    dirs = candidate_dirs(["imagenet"])
+    for d in dirs:
+        if (d / "train").is_dir():
+            return d / "train"
+    raise missing("imagenet", dirs, ["train/<wnid>/*.JPEG"],
+                  "place (a class-balanced subset of) the ImageNet-1k training images in $REPRO_DATA/imagenet/train/")
+
+
 def load_image_files(files, size: int = 224) -> np.ndarray:
     """Resize 256 + center crop 224 (the torchvision ImageNet evaluation transform); uint8 NHWC."""
     from PIL import Image

@@ -140,9 +140,7 @@ def get_source_statistics(cfg: Config, model, device) -> SourceStatistics:
     folder = cache_dir("stats", key)
     if not (folder / "done").is_file():
         if cfg.dataset == "imagenet":
-            from common.data.core import find_files
-            root, _ = find_files("imagenet", ["imagenet"], [], how="ImageNet train folder imagenet/train/<wnid>/")
-            files, _, _ = D.list_image_folder(root / "train")
+            files, _, _ = D.list_image_folder(D.imagenet_train_folder())
             sel = np.random.default_rng(cfg.train_seed).permutation(len(files))[:cfg.n_stats or len(files)]
             batches = (imagenet_tensor(D.load_image_files([files[j] for j in sel[i:i + 256]]), device)
                        for i in range(0, len(sel), 256))

@@ -75,6 +75,10 @@ def test_imagenet_c_folder_layout(tmp_path, monkeypatch):
     assert x.shape == (2, 224, 224, 3) and x[0, 100, 100, 0] > 200 and x[1, 100, 100, 2] > 200
     with pytest.raises(DataMissingError, match="ImageNet-C"):
         D.imagenet_c_folder("gaussian_noise", 3)
+    with pytest.raises(DataMissingError, match="imagenet"):
+        D.imagenet_train_folder()
+    (tmp_path / "imagenet" / "train" / "n01440764").mkdir(parents=True)
+    assert D.imagenet_train_folder() == tmp_path / "imagenet" / "train"
 
 
 def test_benchmark_is_seeded_and_sized():
