@@ -99,3 +99,32 @@ def test_pu_split_counts_and_labels():
     with pytest.raises(ValueError, match="sensitive images"):
         make_pu_split(y, (0, 2, 4, 6, 8), 10, 300, 201, 0)
     assert list(normal_test_indices(y, (1,), 3)) == [100, 101, 102]
+
+
+def _write_idx_gz(path, arr):
+    import gzip
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    path.write_bytes(gzip.compress(header + arr.astype(np.uint8).tobytes()))
+
+
+def test_mnist_idx_loader_on_tiny_files(tmp_path, monkeypatch):
+    from common.data import load_mnist
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    imgs = {s: rng.integers(0, 256, (n, 28, 28)) for s, n in (("train", 20), ("t10k", 10))}
+    for prefix, arr in imgs.items():
+        _write_idx_gz(folder / f"{prefix}-images-idx3-ubyte.gz", arr)
+        _write_idx_gz(folder / f"{prefix}-labels-idx1-ubyte.gz", np.arange(len(arr)) % 10)
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path))
+    load_mnist.cache_clear()
+    try:
+        x, y, name = load_images("mnist", "train")
+        assert name == "mnist" and x.shape == (20, 28, 28) and (x == imgs["train"]).all()
+        assert list(y[:3]) == [0, 1, 2]
+        t = to_model_space(x, 32, 3)                # the official MNIST pipeline: 32 px, 3 channels
+        assert t.shape == (20, 3, 32, 32)
+        split = make_pu_split(y, (0, 2, 4, 6, 8), 8, 1, 1, seed=0)
+        assert split.label.sum() == 1 and len(split.index) == 10
+    finally:
+        load_mnist.cache_clear()
