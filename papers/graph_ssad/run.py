@@ -116,12 +116,50 @@ METHOD_NAMES = {"proposed": "Proposed", "normal_only": "Proposed (normal only)",
                 "nn": "NN", "gcn": "GCN classifier", "deepwalk_lr": "DeepWalk + LR", "dominant": "DOMINANT"}
 
 
+def compact_table(results_dir: Path) -> str:
+    """Markdown: methods x (graph, labelled %) of mean ± std test AUC, the paper's value beside the
+    proposed method's; written to ``auc_table.md`` (the README quotes it)."""
+    cells = pd.read_csv(Path(results_dir) / "auc.csv", keep_default_na=False, dtype={"paper_value": str})
+    cells = cells[cells["metric"] == "test_auc_pct"]
+    cols = []
+    for ds in dict.fromkeys(cells["dataset"]):
+        for st in sorted(set(cells.loc[cells.dataset == ds, "setting"]), key=lambda t: float(t.split("=")[1])):
+            cols.append((ds, st))
+    paper = pd.read_csv(Path(__file__).with_name("paper_results.csv"), dtype=str, keep_default_na=False)
+    paper = paper[paper["dataset"] == "mean_of_5_datasets"]
+    head = ("| method | " + " | ".join(f"{ds} {float(st.split('=')[1]) * 100:g}%" for ds, st in cols)
+            + " | mean (ours) | paper: mean of its 5 graphs at 2.5 / 5 / 10 % |")
+    lines = [head, "|---" * (len(cols) + 3) + "|"]
+    for m in METHOD_NAMES:
+        sub = cells[cells["method"] == m]
+        if sub.empty:
+            continue
+        vals = []
+        for ds, st in cols:
+            r = sub[(sub.dataset == ds) & (sub.setting == st)]
+            if r.empty:
+                vals.append("")
+                continue
+            r = r.iloc[0]
+            txt = f"{float(r['mean']):.1f} ± {float(r['std']):.1f}"
+            if r["paper_value"] != "":
+                txt += f" (paper {float(r['paper_value']):.1f})"
+            vals.append(f"**{txt}**" if m == "proposed" else txt)
+        pv = " / ".join(paper.loc[paper["method"] == m, "value"]) or "–"
+        lines.append(f"| {METHOD_NAMES[m]} | " + " | ".join(vals) + f" | {pd.to_numeric(sub['mean']).mean():.1f} | {pv} |")
+    text = "\n".join(lines) + "\n"
+    (Path(results_dir) / "auc_table.md").write_text(text)
+    return text
+
+
 def make_figures(results_dir: Path, profile: str) -> None:
     """Test AUC (mean ± std over splits) against the labelled fraction, one panel per graph:
-    the paper's results table drawn as lines."""
+    the paper's results table drawn as lines; plus the compact markdown table."""
     runs_csv = Path(results_dir) / "auc_runs.csv"
     if not runs_csv.is_file():
         return
+    if (Path(results_dir) / "auc.csv").is_file():
+        compact_table(results_dir)
     import matplotlib
 
     matplotlib.use("Agg")

@@ -163,3 +163,13 @@ def test_real_cora_and_citeseer_match_the_paper_sizes():
         assert int(100 * y[y >= 0].sum() / g.num_nodes) == int(100 * rate)
         assert set(np.unique(D.minmax_01(g.x))) <= {0.0, 1.0}
     assert (cite.labels < 0).sum() == 15
+
+
+def test_random_split_is_plain_and_has_both_classes():
+    y = np.r_[np.zeros(950), np.ones(50)].astype(int)
+    s = D.split_nodes(y, 0.025, 0.1, seed=0, stratified=False)
+    assert len(s.labelled) == 25 and len(s.val) == 100 and len(s.test) == 875
+    for part in (s.labelled, s.val, s.test):
+        assert set(y[part]) == {0, 1}
+    rates = [y[D.split_nodes(y, 0.025, 0.1, seed=k, stratified=False).labelled].sum() for k in range(20)]
+    assert len(set(rates)) > 1  # the labelled anomaly count varies, unlike the stratified split
