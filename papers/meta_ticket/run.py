@@ -265,7 +265,8 @@ def make_figures(results_dir: Path, profile: str) -> None:
         n = tab.n_episodes.iloc[0]
         md.append(f"\n({tab.n_seeds.iloc[0]} seeds, {n} evaluation episodes in all per cell.)")
     if tables:
-        pd.concat(tables).to_csv(results_dir / "accuracy_ci95.csv", index=False)
+        # .tsv, not .csv: every *.csv of a results folder is read as a cell table by common.report
+        pd.concat(tables).to_csv(results_dir / "accuracy_ci95.tsv", index=False, sep="\t")
     (results_dir / "accuracy_ci95.md").write_text("\n".join(md) + "\n")
 
     fewshot = [(t, tab) for (t, *_), tab in zip(present, tables) if t.startswith("t1") or t.startswith("t2")]
