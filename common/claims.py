@@ -67,8 +67,9 @@ class Results:
         self._cache: dict[str, pd.DataFrame] = {}
 
     def tables(self) -> list[str]:
-        return sorted(p.stem for p in self.folder.glob("*.csv")
-                      if not p.stem.endswith("_runs") and p.stem != "claims")
+        from common.report import is_cell_table
+
+        return sorted(p.stem for p in self.folder.glob("*.csv") if is_cell_table(p))
 
     def cells(self, table: str) -> pd.DataFrame:
         if table not in self._cache:

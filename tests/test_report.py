@@ -85,3 +85,13 @@ def test_results_lookup_errors(tmp_path):
 
     with pytest.raises(NotMeasured, match="no results for table 'x'"):
         res.mean("x", metric="m")
+
+
+def test_auxiliary_csvs_beside_cell_tables_are_ignored(fixture_env, tmp_path):
+    results = tmp_path / "results"
+    REP.aggregate("digits_logreg", "quick", {"t1": sorted(T1.iterdir())}, results)
+    folder = results / "digits_logreg" / "quick"
+    (folder / "t1_ci95.csv").write_text("method,acc,ci\nlogreg,95.0,0.5\n")
+    assert Results(folder).tables() == ["t1"]
+    section = REP.paper_results_section("digits_logreg", results)
+    assert "**t1**" in section and "t1_ci95" not in section
