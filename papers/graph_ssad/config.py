@@ -25,8 +25,9 @@ class Config(BaseConfig):
     """Fraction of all nodes that are labelled (paper: 0.025, 0.05, 0.1)."""
     val_frac: float = 0.1
     """Fraction of all nodes used for validation (paper: 0.1); the rest are test nodes."""
-    split: str = "stratified"
-    """How nodes are drawn: 'stratified' (anomaly rate kept in every part) or 'random' (plain draw)."""
+    split: str = "random"
+    """How nodes are drawn: 'random' (plain random draw, the paper's protocol; redrawn until the
+    labelled, validation and test nodes each hold both classes) or 'stratified' (anomaly rate kept)."""
     hypersphere_bias: bool = False
     """Bias terms in the hypersphere networks (proposed, normal-only, Deep SVDD(+AUC), Deep SAD)."""
     hidden: int = 32

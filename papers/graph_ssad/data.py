@@ -324,14 +324,14 @@ def anomaly_labels(labels: np.ndarray) -> np.ndarray:
 
 
 def split_nodes(y: np.ndarray, label_frac: float, val_frac: float, seed: int,
-                stratified: bool = True) -> AnomalySplit:
+                stratified: bool = False) -> AnomalySplit:
     """Random split: ``label_frac`` and ``val_frac`` of all nodes labelled / validation, rest test.
 
-    ``stratified`` (default) keeps the anomaly rate in the labelled and validation sets, so every
-    split has labelled anomalies (the paper's AUC term needs at least one; with 2.5 % labelled
-    nodes a plain random draw on Cora has none in about 1 split in 100). ``stratified=False`` is a
-    plain random draw, redrawn (same generator) until the labelled and validation sets each hold
-    both classes. Nodes without a class are never drawn.
+    Default: a plain random draw (the paper's protocol), redrawn with the same generator until the
+    labelled, validation and test nodes each hold both classes (the AUC term needs a labelled
+    anomaly; at 2.5 % labelled on Cora a draw has none about 1 time in 100).
+    ``stratified=True`` keeps the anomaly rate in every part instead (an ablation).
+    Nodes without a class are never drawn.
     """
     if not 0.0 < label_frac < 1.0 or not 0.0 < val_frac < 1.0 or label_frac + val_frac >= 1.0:
         raise ValueError(f"need 0 < label_frac, val_frac and label_frac + val_frac < 1; "

@@ -134,20 +134,20 @@ def test_anomaly_labels_smallest_class_and_minmax():
 
 def test_split_sizes_disjoint_stratified_and_seeded():
     y = np.r_[np.zeros(930), np.ones(70), -np.ones(5)].astype(int)
-    s = D.split_nodes(y, 0.05, 0.1, seed=3)
+    s = D.split_nodes(y, 0.05, 0.1, seed=3, stratified=True)
     n = len(y)
     assert abs(len(s.labelled) - 0.05 * n) <= 2 and abs(len(s.val) - 0.1 * n) <= 2
     all_idx = np.r_[s.labelled, s.val, s.test]
     assert len(np.unique(all_idx)) == len(all_idx) == 1000  # disjoint; unlabelled-class nodes left out
     assert (y[all_idx] >= 0).all()
     assert y[s.labelled].sum() == round(0.05 * n * 0.07)    # anomaly rate kept in the labelled set
-    s2 = D.split_nodes(y, 0.05, 0.1, seed=3)
+    s2 = D.split_nodes(y, 0.05, 0.1, seed=3, stratified=True)
     np.testing.assert_array_equal(s.labelled, s2.labelled)
-    assert not np.array_equal(s.labelled, D.split_nodes(y, 0.05, 0.1, seed=4).labelled)
+    assert not np.array_equal(s.labelled, D.split_nodes(y, 0.05, 0.1, seed=4, stratified=True).labelled)
     with pytest.raises(ValueError):
-        D.split_nodes(y, 0.5, 0.6, seed=0)
+        D.split_nodes(y, 0.5, 0.6, seed=0, stratified=True)
     with pytest.raises(ValueError, match="too few"):
-        D.split_nodes(np.r_[np.zeros(50), np.ones(2)].astype(int), 0.3, 0.3, seed=0)
+        D.split_nodes(np.r_[np.zeros(50), np.ones(2)].astype(int), 0.3, 0.3, seed=0, stratified=True)
 
 
 @pytest.mark.data
