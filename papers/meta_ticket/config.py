@@ -7,17 +7,28 @@ from dataclasses import dataclass
 
 from common.config import BaseConfig
 
-METHODS = ("maml", "anil", "boil", "meta_ticket", "meta_ticket_iterand")
-DATASETS = ("omniglot", "omniglot_small", "cifarfs", "miniimagenet", "sinusoid")
+METHODS = ("maml", "anil", "boil", "meta_ticket", "meta_ticket_iterand", "meta_ticket_boil")
+DATASETS = ("omniglot", "omniglot_small", "cifarfs", "miniimagenet", "vgg_flower", "cifar10_subset", "sinusoid")
+EVAL_DATASETS = ("", "cub", "cars", "aircraft", "vgg_flower", "cifarfs", "mnist32")
+ARCHS = ("mlp", "resnet12", "wrn28")
 
 
 @dataclass(frozen=True)
 class Config(BaseConfig):
     dataset: str = "omniglot"
     """omniglot (full background/evaluation) | omniglot_small (the two minimal background splits, quick
-    stand-in) | cifarfs | miniimagenet | sinusoid."""
+    stand-in) | cifarfs | miniimagenet | vgg_flower | cifar10_subset (quick stand-in for the RGB tables) | sinusoid."""
     method: str = "meta_ticket"
-    """maml | anil | boil | meta_ticket | meta_ticket_iterand (Meta-ticket with IteRand re-randomisation)."""
+    """maml | anil | boil | meta_ticket | meta_ticket_iterand (Meta-ticket with IteRand re-randomisation) |
+    meta_ticket_boil (Meta-ticket whose inner loop does not adapt the classifier, official ``ticket+boil``)."""
+    eval_dataset: str = ""
+    """Cross-domain meta-test set ('' = the test split of `dataset`): cub | cars | aircraft | vgg_flower | cifarfs |
+    mnist32 (quick stand-in)."""
+    arch: str = "mlp"
+    """Network: mlp (hidden_sizes x width_factor) | resnet12 (official BOIL ResNet-12, channels x width_factor) |
+    wrn28 (WRN-28-`wrn_widen`)."""
+    wrn_widen: int = 10
+    """Widen factor k of WRN-28-k (paper: 5 and 10)."""
     n_way: int = 5
     """Classes per episode (train_ways; test_ways = the same)."""
     k_shot: int = 1
@@ -85,7 +96,17 @@ class Config(BaseConfig):
             raise ValueError(f"rerand_rate must be in [0, 1], got {self.rerand_rate}")
         if self.width_factor <= 0 or self.inner_lr <= 0 or self.outer_lr < 0:
             raise ValueError("width_factor and inner_lr must be > 0, outer_lr >= 0")
-        if self.dataset == "sinusoid" and self.method in ("anil", "boil"):
+        if self.eval_dataset not in EVAL_DATASETS:
+            raise ValueError(f"eval_dataset must be one of {EVAL_DATASETS}, got {self.eval_dataset!r}")
+        if self.arch not in ARCHS:
+            raise ValueError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.arch == "wrn28" and self.width_factor != 1.0:
+            raise ValueError("arch wrn28 is widened by wrn_widen, not width_factor (leave width_factor = 1)")
+        if self.wrn_widen < 1:
+            raise ValueError(f"wrn_widen must be >= 1, got {self.wrn_widen}")
+        if self.dataset == "sinusoid" and (self.arch != "mlp" or self.eval_dataset):
+            raise ValueError("sinusoid regression uses the 1-40-40-1 MLP and no cross-domain evaluation")
+        if self.dataset == "sinusoid" and self.method in ("anil", "boil", "meta_ticket_boil"):
             raise ValueError("the paper runs only MAML and Meta-ticket on sinusoid regression")
 
 

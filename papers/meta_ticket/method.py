@@ -33,7 +33,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, grad
 
-from papers.meta_ticket.models import kaiming_normal_
+from papers.meta_ticket.models import fan_in, kaiming_normal_
 
 Params = dict[str, torch.Tensor]
 
@@ -63,8 +63,7 @@ def percentile_threshold(score: torch.Tensor, q: float) -> torch.Tensor:
 
 def kaiming_uniform_score(shape: torch.Size, generator: torch.Generator | None = None) -> torch.Tensor:
     """Scores: Kaiming uniform (fan_in, ReLU gain), bound sqrt(6 / fan_in)."""
-    fan_in = shape[1] if len(shape) > 1 else shape[0]
-    bound = math.sqrt(6.0 / fan_in)
+    bound = math.sqrt(6.0 / fan_in(shape))
     return (torch.rand(shape, generator=generator) * 2 - 1) * bound
 
 
@@ -240,6 +239,8 @@ def linear_cka(a: torch.Tensor, b: torch.Tensor) -> float:
     """Linear CKA (Kornblith et al. 2019) between two representations of the same inputs."""
     a = a - a.mean(0, keepdim=True)
     b = b - b.mean(0, keepdim=True)
-    hsic = (a.T @ b).pow(2).sum()
-    den = (a.T @ a).pow(2).sum().sqrt() * (b.T @ b).pow(2).sum().sqrt()
+    # ||a^T b||_F^2 = <a a^T, b b^T>_F: the n x n Gram form is cheap for wide CNN feature maps (n = a few dozen)
+    ka, kb = a @ a.T, b @ b.T
+    hsic = (ka * kb).sum()
+    den = ka.pow(2).sum().sqrt() * kb.pow(2).sum().sqrt()
     return float(hsic / den) if den > 0 else float("nan")

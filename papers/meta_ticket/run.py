@@ -27,7 +27,7 @@ from papers.meta_ticket.baselines import MAMLFamily
 from papers.meta_ticket.config import Config
 from papers.meta_ticket.method import (MetaTicket, accuracy, adapt, cosine_lr_with_warmup, linear_cka,
                                        meta_loss)
-from papers.meta_ticket.models import FewShotMLP, SinusoidMLP, mlp_sizes
+from papers.meta_ticket.models import FewShotMLP, ResNet12, SinusoidMLP, WRN28, mlp_sizes, prunable_weight_names
 
 CKPT_EVERY = 1000
 
@@ -40,11 +40,25 @@ def build_learner(cfg: Config, model: nn.Module, generator: torch.Generator):
         sparse = ["hidden2.weight"]
         aux = [n for n, _ in model.named_parameters() if n not in sparse]
     else:
-        # official ignore_params ['classifier', 'normalize', '.bias']: every hidden linear weight is masked
-        sparse = [n for n, _ in model.named_parameters() if n.startswith("features.") and n.endswith("linear.weight")]
+        # official ignore_params (MLP: classifier, normalize, .bias; ResNet-12: bn1-3, downsample.1, bias,
+        # classifier; WRN-28: bn1, bn2, bias, classifier): every Linear/Conv2d weight outside the head is masked
+        sparse = prunable_weight_names(model)
         aux = []
     rate = cfg.rerand_rate if cfg.method == "meta_ticket_iterand" else 0.0
-    return MetaTicket(model, sparse, aux, cfg.init_sparsity, cfg.rerand_freq, rate, generator)
+    learner = MetaTicket(model, sparse, aux, cfg.init_sparsity, cfg.rerand_freq, rate, generator)
+    if cfg.method == "meta_ticket_boil":   # official ticket+boil: no_update_keywords ['classifier']
+        head = getattr(model, "head_prefix", "classifier.")
+        learner.adapt_keys = [k for k in learner.adapt_keys if not k.startswith(head)]
+    return learner
+
+
+def build_model(cfg: Config, image_shape: tuple[int, ...]) -> nn.Module:
+    """The paper's network for an image dataset: MLP, ResNet-12 or WRN-28-k."""
+    if cfg.arch == "resnet12":
+        return ResNet12(image_shape, cfg.n_way, cfg.width_factor)
+    if cfg.arch == "wrn28":
+        return WRN28(image_shape, cfg.n_way, cfg.wrn_widen)
+    return FewShotMLP(int(np.prod(image_shape)), cfg.n_way, mlp_sizes(cfg.hidden_sizes, cfg.width_factor))
 
 
 def build_optimisers(cfg: Config, learner) -> list[tuple[torch.optim.Optimizer, bool]]:
@@ -160,10 +174,15 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
                  {"metric": "meta_train_query_mse", "value": info["train_metric"]}]
     else:
         train, test = D.load_image_meta(cfg.dataset, cfg.image_size or None, cfg.rotations)
+        if cfg.eval_dataset:   # cross-domain: meta-train on `dataset`, meta-test on another dataset's test classes
+            test = D.load_eval_split(cfg.eval_dataset, cfg.image_size or None, int(train.y.max()) + 1)
+            if test.image_shape != train.image_shape:
+                raise ValueError(f"eval_dataset {cfg.eval_dataset} has images {test.image_shape}, meta-train "
+                                 f"{cfg.dataset} {train.image_shape}: set image_size so that they match")
         q = cfg.q_query or cfg.k_shot
         train_sampler = D.make_sampler(train, cfg.n_way, cfg.k_shot, q)
         test_sampler = D.make_sampler(test, cfg.n_way, cfg.k_shot, q)
-        model = FewShotMLP(train.x.shape[1], cfg.n_way, mlp_sizes(cfg.hidden_sizes, cfg.width_factor))
+        model = build_model(cfg, train.image_shape)
         learner = build_learner(cfg, model, gen).to(device)
         loss_fn = nn.CrossEntropyLoss()
 
@@ -185,6 +204,8 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     if isinstance(learner, MetaTicket):
         rows.append({"metric": "sparsity_pct", "value": 100 * learner.overall_sparsity()})
     rows.append({"metric": "meta_train_time_s", "value": info["time_s"]})
+    if cfg.eval_dataset:   # cross-domain cells are named source->target
+        rows = [{**r, "dataset": f"{cfg.dataset}->{cfg.eval_dataset}"} for r in rows]
     if workdir and (workdir / "checkpoint.pt").exists():
         (workdir / "checkpoint.pt").unlink()
     return rows
