@@ -6,34 +6,58 @@ from pathlib import Path
 
 import pandas as pd
 
-from common.plotting import bar_table
 
 from .corruptions import CORRUPTIONS
 
 ORDER = ["source", "bn", "tent", "pl", "shot_im", "tfa", "cafe_nogroup", "cafe"]
 
 
+def _bars(ax, df, groups, order, title):
+    import numpy as np
+    width = 0.8 / len(order)
+    for i, m in enumerate(order):
+        sub = df[df["method"] == m].set_index("setting").reindex(groups)
+        xs = np.arange(len(groups)) + (i - (len(order) - 1) / 2) * width
+        ax.bar(xs, sub["mean"].astype(float), width, yerr=sub["std"].replace("", 0).astype(float),
+               label=m, capsize=1.5, error_kw={"lw": 0.6})
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([g.replace("mixed:", "").replace("_", "\n") for g in groups], fontsize=6)
+    ax.set_ylabel("error (%)")
+    ax.set_title(title, fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+
+
 def make_all(results_dir: Path, profile: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     if profile in ("quick", "smoke"):
         corruption_examples(results_dir, profile)
-    t1, t2 = results_dir / "t1.csv", results_dir / "t2.csv"
-    if t1.is_file():
-        df = pd.read_csv(t1, keep_default_na=False, dtype={"setting": str})
+    for table, settings, name, what in [
+            ("t1", CORRUPTIONS + ["mean", "clean"], "t1_single_per_corruption.png",
+             "one corruption per stream (reset between streams)"),
+            ("t2", ["mixed"] + [f"mixed:{c}" for c in CORRUPTIONS], "t2_mixed_per_corruption.png",
+             "all 15 corruptions shuffled into one stream ('mixed' = whole stream)")]:
+        path = results_dir / f"{table}.csv"
+        if not path.is_file():
+            continue
+        df = pd.read_csv(path, keep_default_na=False, dtype={"setting": str})
         df = df[df["metric"] == "error_pct"]
-        for ds, sub in df.groupby("dataset"):
-            per = sub[sub["setting"].isin(CORRUPTIONS + ["mean"])]
-            order = [m for m in ORDER if m in set(per["method"])]
-            bar_table(per, "setting", "method", "mean", results_dir / f"t1_{ds}_per_corruption.png", err="std",
-                      title=f"{ds}: error (%) per corruption, single streams, severity 5 ({profile})",
-                      ylabel="error (%)", order=order)
-    if t2.is_file():
-        df = pd.read_csv(t2, keep_default_na=False, dtype={"setting": str})
-        df = df[(df["metric"] == "error_pct") & (df["setting"] == "mixed")]
-        if not df.empty:
-            df = df.assign(group=df["dataset"])
-            order = [m for m in ORDER if m in set(df["method"])]
-            bar_table(df, "group", "method", "mean", results_dir / "t2_mixed.png", err="std",
-                      title=f"Mixed-corruption stream: error (%) ({profile})", ylabel="error (%)", order=order)
+        datasets = sorted(set(df["dataset"]))
+        fig, axes = plt.subplots(len(datasets), 1, figsize=(13, 3.0 * len(datasets)), squeeze=False)
+        for ax, ds in zip(axes[:, 0], datasets):
+            sub = df[df["dataset"] == ds]
+            order = [m for m in ORDER if m in set(sub["method"])]
+            groups = [g for g in settings if g in set(sub["setting"])]
+            _bars(ax, sub, groups, order, f"{ds}: error (%) at severity 5, {what} [{profile}; mean ± std over seeds]")
+        axes[0, 0].legend(ncol=len(ORDER), fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.12), frameon=False)
+        fig.tight_layout()
+        fig.savefig(results_dir / name, dpi=110)
+        plt.close(fig)
+    if profile == "quick":
+        update_readme_summary(results_dir)
 
 
 def corruption_examples(results_dir: Path, profile: str) -> None:
@@ -74,3 +98,46 @@ def corruption_examples(results_dir: Path, profile: str) -> None:
     fig.tight_layout()
     fig.savefig(results_dir / "corruption_examples.png", dpi=110)
     plt.close(fig)
+
+
+SUMMARY_BEGIN, SUMMARY_END = "<!-- cafe-summary:begin -->", "<!-- cafe-summary:end -->"
+
+
+def summary_markdown(results_dir: Path) -> str:
+    """Compact view: error % (mean ± std over seeds) per method; single-stream mean, mixed stream, clean."""
+    parts = []
+    for table, setting, label in [("t1", "mean", "single (mean of 15)"), ("t2", "mixed", "mixed stream"),
+                                  ("t1", "clean", "clean")]:
+        path = results_dir / f"{table}.csv"
+        if not path.is_file():
+            continue
+        df = pd.read_csv(path, keep_default_na=False, dtype={"setting": str})
+        df = df[(df["metric"] == "error_pct") & (df["setting"] == setting)]
+        for _, r in df.iterrows():
+            parts.append({"dataset": r["dataset"], "method": r["method"], "col": label,
+                          "txt": f"{float(r['mean']):.2f} ± {float(r['std'] or 0):.2f}", "n_seeds": r["n_seeds"]})
+    if not parts:
+        return "No results yet."
+    df = pd.DataFrame(parts)
+    lines = []
+    for ds, sub in df.groupby("dataset"):
+        piv = sub.pivot(index="method", columns="col", values="txt")
+        cols = [c for c in ["single (mean of 15)", "mixed stream", "clean"] if c in piv.columns]
+        order = [m for m in ORDER if m in piv.index]
+        lines += [f"**{ds}** — error (%), mean ± std over {sub['n_seeds'].max()} seeds", "",
+                  "| method | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+        for m in order:
+            lines.append(f"| {m} | " + " | ".join(str(piv.loc[m, c]) for c in cols) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def update_readme_summary(results_dir: Path) -> None:
+    readme = Path(__file__).resolve().parent / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    if SUMMARY_BEGIN in text and SUMMARY_END in text:
+        head, rest = text.split(SUMMARY_BEGIN, 1)
+        _, tail = rest.split(SUMMARY_END, 1)
+        body = f"_Generated from `{results_dir.parent.name}/{results_dir.name}/t1.csv, t2.csv` by `figures.py`._\n\n"
+        readme.write_text(head + SUMMARY_BEGIN + "\n" + body + summary_markdown(results_dir) + "\n" + SUMMARY_END
+                          + tail, encoding="utf-8")

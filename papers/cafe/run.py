@@ -89,13 +89,13 @@ def train_source_model(cfg: Config, device) -> torch.nn.Module:
     opt = torch.optim.SGD(model.parameters(), lr=cfg.source_lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     steps = cfg.source_epochs * int(np.ceil(len(y) / cfg.source_batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.source_lr, total_steps=steps, pct_start=0.15)
-    xt, yt = to_tensor(x, "cpu"), torch.from_numpy(y)
+    yt = torch.from_numpy(y)
     model.train()
     for ep in range(cfg.source_epochs):
         perm = torch.randperm(len(yt), generator=g)
         for i in range(0, len(yt), cfg.source_batch_size):
             idx = perm[i:i + cfg.source_batch_size]
-            xb = xt[idx]
+            xb = to_tensor(x[idx.numpy()], "cpu")   # normalise per batch (low memory); same values
             # augmentation: random crop with 4-pixel zero padding (in normalised space: pad value -2) + flip
             xb = F.pad(xb, (4, 4, 4, 4), value=-MEAN / STD)
             dx, dy = torch.randint(0, 9, (2,), generator=g).tolist()
