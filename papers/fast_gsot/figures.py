@@ -59,7 +59,7 @@ def make_all(results_dir: Path, profile: str) -> None:
     df = _runs(results_dir, "t_classes")
     if df is not None:
         _time_and_speedup(df, "n_classes", results_dir / "fig_time_vs_classes.png",
-                          f"Time vs number of classes ({profile}; 150 samples per class per side)",
+                          f"Time vs number of classes ({profile}; 10 samples per class per side)",
                           "classes (groups)", False)
     df = _runs(results_dir, "t_gamma")
     if df is not None:
