@@ -106,4 +106,7 @@ def test_ablation_has_no_dataset_encoder():
 
 def test_lambda_positive_and_alpha_validated():
     m = MetaRDRE(2, init_lambda=0.3)
-    assert float(m.lam) == pytest.approx(0.3, rel=1e-5)
+    assert float(m.lam.detach()) == pytest.approx(0.3, rel=1e-5)
+    bad = MetaRDRE(2, alpha=1.5)
+    with pytest.raises(ValueError, match="alpha"):
+        bad.meta_loss(*_gauss_tasks(1, 4, torch.Generator().manual_seed(0)))
