@@ -1,6 +1,7 @@
 """Claims of Kumagai, Iwata & Fujiwara (NeurIPS 2021) checked against our aggregated results.
 
-The paper's claims (abstract and introduction): the meta-learned relative DRE estimates the ratio
+The paper's claims (abstract and introduction; its experimental section could not be read here,
+so sources cite the abstract): the meta-learned relative DRE estimates the ratio
 from few instances better than existing (per-task) relative DRE methods and than other
 meta-learning approaches, in relative DRE, dataset comparison and outlier detection; and the
 dataset encoders (datasets' information used for the embeddings) are what makes it work.
@@ -74,16 +75,17 @@ def _encoder_helps(res):
 CLAIMS = [
     Claim("C1", "With few instances, the proposed method estimates the relative density ratio better than "
                 "per-task relative DRE methods (RuLSIF, uLSIF, KLIEP, neural DRE) - test densities related to the "
-                "source ones (held-out rows)", "Abstract; Sec. 5 (relative DRE)", _rdre_vs(PER_TASK, "rows")),
+                "source ones (held-out rows)", "Abstract (relative DRE use)", _rdre_vs(PER_TASK, "rows")),
     Claim("C2", "With few instances, the proposed method beats the meta-learning baselines (fine-tuning, MAML) in "
-                "relative DRE (held-out rows)", "Abstract; Sec. 5 (relative DRE)", _rdre_vs(META, "rows")),
-    Claim("C3", "C1 also when the test densities are mixtures of classes unseen in meta-training",
+                "relative DRE (held-out rows)", "Abstract (relative DRE use)", _rdre_vs(META, "rows")),
+    Claim("C3", "With few instances, the proposed method beats every baseline also when the test densities are "
+                "mixtures of classes unseen in meta-training (held-out classes)",
           "Abstract (target datasets differ from source datasets)", _rdre_vs(PER_TASK + META, "classes")),
     Claim("C4", "The proposed method is better than every baseline at dataset comparison with few instances",
-          "Abstract; Sec. 5 (dataset comparison)", _auc_vs("t2_comparison", "comparison_auc_pct", PER_TASK + META)),
+          "Abstract (dataset comparison use)", _auc_vs("t2_comparison", "comparison_auc_pct", PER_TASK + META)),
     Claim("C5", "The proposed method is better than every baseline at outlier detection with few instances "
-                "(mean AUC over datasets)", "Abstract; Sec. 5 (outlier detection)",
+                "(mean AUC over datasets)", "Abstract (outlier detection use)",
           _auc_vs("t3_outlier", "outlier_auc_pct", PER_TASK + META)),
     Claim("C6", "Using the datasets' information (dataset encoders) for the instance embeddings improves the "
-                "estimate (ablation without encoders)", "Abstract; Sec. 4 (model)", _encoder_helps),
+                "estimate (ablation without encoders)", "Abstract (model description)", _encoder_helps),
 ]
