@@ -69,6 +69,15 @@ def load_paper_results(slug: str) -> pd.DataFrame:
     return df[cols]
 
 
+_NUM = re.compile(r"(-?\d+(?:\.\d+)?(?:e-?\d+)?)")
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key that orders numbers inside strings by value: 'n=5' < 'n=10'."""
+    return tuple((0, float(part), "") if i % 2 else (1, 0.0, part)
+                 for i, part in enumerate(_NUM.split(str(text))) if part != "")
+
+
 def summarise(run_rows: Sequence[dict], paper_df: pd.DataFrame | None = None) -> list[dict]:
     """Group per-run rows into cells: mean, sample std, number of seeds, paper value, delta."""
     groups: dict[tuple, list[float]] = defaultdict(list)
@@ -80,7 +89,7 @@ def summarise(run_rows: Sequence[dict], paper_df: pd.DataFrame | None = None) ->
         for _, p in paper_df.iterrows():
             lookup[tuple(str(p[k]) for k in PAPER_KEYS)] = p["value"]
     out = []
-    for key, values in sorted(groups.items()):
+    for key, values in sorted(groups.items(), key=lambda kv: tuple(natural_key(k) for k in kv[0])):
         arr = np.asarray(values, dtype=float)
         finite = arr[np.isfinite(arr)]
         mean = float(finite.mean()) if finite.size else float("nan")
@@ -107,7 +116,7 @@ def aggregate(slug: str, profile: str, folders_by_table: dict[str, list[Path]],
         rows = read_run_rows(folders)
         if not rows:
             continue
-        rows.sort(key=lambda r: tuple(str(r[k]) for k in ["dataset", "method", "setting", "metric", "seed"]))
+        rows.sort(key=lambda r: tuple(natural_key(r[k]) for k in ["dataset", "method", "setting", "metric", "seed"]))
         R.write_csv_atomic(out_dir / f"{table}_runs.csv", rows, R.RUN_COLUMNS)
         R.write_csv_atomic(out_dir / f"{table}.csv", summarise(rows, paper_df), R.CELL_COLUMNS)
         written[table] = out_dir / f"{table}.csv"

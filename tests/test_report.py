@@ -95,3 +95,11 @@ def test_auxiliary_csvs_beside_cell_tables_are_ignored(fixture_env, tmp_path):
     assert Results(folder).tables() == ["t1"]
     section = REP.paper_results_section("digits_logreg", results)
     assert "**t1**" in section and "t1_ci95" not in section
+
+
+def test_natural_order_of_settings():
+    keys = ["n=10", "n=5", "n=2.5", "m", "n=100"]
+    assert sorted(keys, key=REP.natural_key) == ["m", "n=2.5", "n=5", "n=10", "n=100"]
+    rows = [{"paper": "p", "table": "t", "profile": "quick", "dataset": "d", "method": "a",
+             "setting": f"n={n}", "metric": "m", "value": 1.0} for n in (10, 5, 20)]
+    assert [r["setting"] for r in REP.summarise(rows)] == ["n=5", "n=10", "n=20"]
