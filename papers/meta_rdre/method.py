@@ -14,7 +14,8 @@ Given two small datasets S_A ~ p_A and S_B ~ p_B, estimate the alpha-relative de
    error, measured on *query* instances of p_A and p_B after adapting w to the supports, is
    minimal in expectation over tasks (back-propagation through the closed form).
 
-Deviations / assumptions (the paper's experimental section could not be read here; see README):
+Deviations / assumptions (only the abstract and the start of Section 1 could be read: steps 2-4 are
+the abstract's description, the rest is ours; see README, "What the paper says"):
 - the encoders are Deep Sets with mean pooling, one per dataset role; lambda is meta-learned
   (softplus-parametrised); at evaluation the estimate is clipped at 0 (max(0, r)) as in RuLSIF,
   for every method alike;
