@@ -285,6 +285,21 @@ def make_figures(results_dir: Path, profile: str) -> None:
             md.append(f"| {method} | " + " | ".join(cells) + " |")
         n = tab.n_episodes.iloc[0]
         md.append(f"\n({tab.n_seeds.iloc[0]} seeds, {n} evaluation episodes in all per cell.)")
+    extra = ["t4_omniglot_20way", "t5_mlp_cifarfs_vggflower", "t6_miniimagenet_resnet12", "t7_miniimagenet_wrn28",
+             "t8_cross_domain_cnn", "t9_cross_domain_mlp"]
+    for t in [t for t in extra if (results_dir / f"{t}_runs.csv").is_file()]:
+        runs = pd.read_csv(results_dir / f"{t}_runs.csv", keep_default_na=False)
+        md.append(f"\n## {t} (quick stand-in; meta-test accuracy %, 95% CI pooled over episodes x seeds)\n")
+        md.append("| dataset | setting | method | mean ± 95% CI | episodes | seeds |")
+        md.append("|---|---|---|---|---|---|")
+        m = runs[runs.metric == "test_acc_pct"][["dataset", "method", "setting", "seed", "value", "n"]]
+        c = runs[runs.metric == "test_ci95_pct"][["dataset", "method", "setting", "seed", "value"]].rename(columns={"value": "ci"})
+        df = m.merge(c, on=["dataset", "method", "setting", "seed"])
+        order = {k: i for i, k in enumerate(METHOD_ORDER + ["meta_ticket_boil"])}
+        for (dataset, setting, method), g in sorted(df.groupby(["dataset", "setting", "method"]),
+                                                    key=lambda kv: (kv[0][0], kv[0][1], order.get(kv[0][2], 99))):
+            mean, ci, n = pooled_ci95(g.value, g.ci, pd.to_numeric(g.n))
+            md.append(f"| {dataset} | {setting} | {method} | {mean:.2f} ± {ci:.2f} | {n} | {len(g)} |")
     if tables:
         # .tsv, not .csv: every *.csv of a results folder is read as a cell table by common.report
         pd.concat(tables).to_csv(results_dir / "accuracy_ci95.tsv", index=False, sep="\t")
