@@ -4,7 +4,7 @@ Implemented from the paper and its official code (dchiji-ntt/meta-ticket @ e9ca2
 ``models/sparse_module.py``, ``models/meta_ticket*.py``, ``models/maml.py``):
 
 * The network's weights ``w`` are drawn once (Kaiming normal) and never meta-trained.
-* Each prunable weight tensor has a score tensor ``s`` (Kaiming-uniform init) and a fixed threshold
+* Each prunable weight tensor (Linear or Conv2d; fan_in = in_channels x kernel area) has a score tensor ``s`` (Kaiming-uniform init) and a fixed threshold
   ``tau = percentile(s_init, 100 * init_sparsity)``; the mask is ``m = 1[s >= tau]`` with a
   straight-through gradient ``dm/ds = 1`` (:class:`BinaryMaskSTE`). With the paper's Omniglot setting
   ``init_sparsity = 0`` the threshold is the smallest initial score, so training starts dense and the
