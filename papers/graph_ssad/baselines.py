@@ -80,23 +80,30 @@ def classifier(x, a_hat, y: np.ndarray, labelled: np.ndarray, val: np.ndarray, s
 
 def deep_sad(x, y: np.ndarray, labelled: np.ndarray, val: np.ndarray, seed: int, eta: float = 1.0,
              hidden: int = 32, d_out: int = 32, layers: int = 3, epochs: int = 500, patience: int = 50,
-             lr: float = 1e-3, eps: float = 1e-6, bias: bool = False) -> M.Fit:
+             lr: float = 1e-3, eps: float = 1e-6, bias: bool = False, use_unlabelled: bool = True) -> M.Fit:
     """Deep SAD, Ruff et al. (ICLR 2020) Eq. (4), full batch:
     ``1/(n+m) sum_unlab ||phi - c||^2 + eta/(n+m) sum_lab (||phi - c||^2 + eps)^{y~}``,
     ``y~ = +1`` for labelled normals, ``-1`` for labelled anomalies. ``c`` = mean initial
-    embedding of all training nodes with Deep SAD's code's guard (|c_j| < 0.1 -> +-0.1)."""
+    embedding of all training nodes with Deep SAD's code's guard (|c_j| < 0.1 -> +-0.1).
+
+    ``use_unlabelled=False`` (method ``deep_sad_labelled``, our variant, not from either paper):
+    the same loss on the labelled nodes only (training nodes = labelled nodes)."""
     torch.manual_seed(seed)
     dev = M.device_of(x)
     model = M.MLP(x.shape[1], hidden, d_out, layers, bias=bias).to(dev)
     n = x.shape[0]
     is_lab = np.zeros(n, dtype=bool)
     is_lab[labelled] = True
-    unlab = torch.as_tensor(np.flatnonzero(~is_lab), device=dev)
+    unlab = torch.as_tensor(np.flatnonzero(~is_lab) if use_unlabelled else np.zeros(0, np.int64), device=dev)
     lab_normal = torch.as_tensor(labelled[y[labelled] == 0], device=dev)
     lab_anom = torch.as_tensor(labelled[y[labelled] == 1], device=dev)
     with torch.no_grad():
-        c = M.hypersphere_center(model(x), center_eps=0.1)
-    total = float(n)
+        h0 = model(x)
+        if use_unlabelled:  # training nodes = every node
+            c, total = M.hypersphere_center(h0, center_eps=0.1), float(n)
+        else:
+            c = M.hypersphere_center(h0[torch.as_tensor(labelled, device=dev)], center_eps=0.1)
+            total = float(len(labelled))
 
     def loss_fn(m):
         d = M.anomaly_score(m(x), c)

@@ -12,7 +12,7 @@ from common.config import BaseConfig
 from papers.graph_ssad.data import DATASETS
 
 METHODS = ("proposed", "normal_only", "ocsvm", "deep_svdd", "deep_svdd_auc", "deep_sad", "nn", "gcn",
-           "deepwalk_lr", "dominant")
+           "deepwalk_lr", "dominant", "deep_sad_labelled")
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,8 @@ class Config(BaseConfig):
     dataset: str = "cora"
     """Graph: cora | citeseer | pubmed | amazon_photo | amazon_computers (paper, Sec. 5.1)."""
     method: str = "proposed"
-    """proposed | normal_only | ocsvm | deep_svdd | deep_svdd_auc | deep_sad | nn | gcn | deepwalk_lr | dominant."""
+    """proposed | normal_only | ocsvm | deep_svdd | deep_svdd_auc | deep_sad | nn | gcn | deepwalk_lr | dominant
+    | deep_sad_labelled (our variant: Deep SAD on the labelled nodes only)."""
     label_frac: float = 0.05
     """Fraction of all nodes that are labelled (paper: 0.025, 0.05, 0.1)."""
     val_frac: float = 0.1

@@ -61,7 +61,8 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
 
     extra: list[dict] = []
     net = dict(hidden=cfg.hidden, layers=cfg.layers, epochs=cfg.epochs, patience=cfg.patience, lr=cfg.lr)
-    if cfg.method in ("proposed", "normal_only", "deep_svdd", "deep_svdd_auc", "deep_sad", "nn", "gcn"):
+    if cfg.method in ("proposed", "normal_only", "deep_svdd", "deep_svdd_auc", "deep_sad", "deep_sad_labelled", "nn",
+                      "gcn"):
         x = M.to_torch_attributes(x01, device)
         a_hat = M.normalized_adjacency(graph.adj).to(device)
     if cfg.method in ("proposed", "normal_only", "deep_svdd", "deep_svdd_auc"):
@@ -72,9 +73,9 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
                               **net)
         if len(lambdas) > 1:
             extra.append({"metric": "selected_lambda", "value": lam})
-    elif cfg.method == "deep_sad":
+    elif cfg.method in ("deep_sad", "deep_sad_labelled"):
         fit = B.deep_sad(x, y, lab, val, cfg.seed, eta=cfg.deep_sad_eta, d_out=cfg.out_dim,
-                         bias=cfg.hypersphere_bias, **net)
+                         bias=cfg.hypersphere_bias, use_unlabelled=cfg.method == "deep_sad", **net)
     elif cfg.method in ("nn", "gcn"):
         fit = B.classifier(x, a_hat, y, lab, val, cfg.seed, encoder="gcn" if cfg.method == "gcn" else "mlp", **net)
     elif cfg.method == "ocsvm":
@@ -113,6 +114,7 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
 
 METHOD_NAMES = {"proposed": "Proposed", "normal_only": "Proposed (normal only)", "ocsvm": "OCSVM",
                 "deep_svdd": "Deep SVDD", "deep_svdd_auc": "Deep SVDD + AUC", "deep_sad": "Deep SAD",
+                "deep_sad_labelled": "Deep SAD, labelled nodes only (ours)",
                 "nn": "NN", "gcn": "GCN classifier", "deepwalk_lr": "DeepWalk + LR", "dominant": "DOMINANT"}
 
 

@@ -92,10 +92,11 @@ def test_ocsvm_ranks_far_points_first():
     assert nu in (0.1, 0.5) and M.auc(y[test], fit.scores[test]) > 0.95
 
 
-def test_deep_sad_pushes_labelled_anomalies_away():
+@pytest.mark.parametrize("use_unlabelled", [True, False])
+def test_deep_sad_pushes_labelled_anomalies_away(use_unlabelled):
     x, y, lab, val = _clustered(1)
     xt = torch.as_tensor(x)
-    fit = B.deep_sad(xt, y, lab, val, seed=0, epochs=60, patience=60, lr=1e-2)
+    fit = B.deep_sad(xt, y, lab, val, seed=0, epochs=60, patience=60, lr=1e-2, use_unlabelled=use_unlabelled)
     lab_anom, lab_norm = lab[y[lab] == 1], lab[y[lab] == 0]
     assert fit.scores[lab_anom].min() > np.median(fit.scores[lab_norm])
     assert fit.val_auc > 0.9
