@@ -16,7 +16,7 @@ def _cells(res, metric, method="fast"):
             continue
     if not frames:
         raise NotMeasured(f"no {method} {metric} cells in {', '.join(TIMING_TABLES)}")
-    df = pd.concat(frames)
+    df = pd.concat(frames, ignore_index=True)
     df["mean"] = pd.to_numeric(df["mean"])
     return df
 
@@ -29,7 +29,7 @@ def _runs(res, metric, method="fast"):
         except NotMeasured:
             continue
         frames.append(df[(df.method == method) & (df.metric == metric)].assign(table=t))
-    df = pd.concat(frames) if frames else pd.DataFrame()
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if df.empty:
         raise NotMeasured(f"no {method} {metric} runs")
     df["value"] = pd.to_numeric(df["value"])

@@ -129,8 +129,10 @@ def omniglot_drawer_pair() -> DomainPair:
         for c in np.unique(d.y):
             idx = np.flatnonzero(d.y == c)                     # file order = drawer order
             half = len(idx) // 2
-            xs.append(x[idx[:half]]); ys.append(np.full(half, offset + c))
-            xt.append(x[idx[half:]]); yt.append(np.full(len(idx) - half, offset + c))
+            xs.append(x[idx[:half]])
+            ys.append(np.full(half, offset + c))
+            xt.append(x[idx[half:]])
+            yt.append(np.full(len(idx) - half, offset + c))
         offset += int(d.y.max()) + 1
     return DomainPair("omniglot_drawers", np.concatenate(xs), np.concatenate(ys).astype(np.int64),
                       np.concatenate(xt), np.concatenate(yt).astype(np.int64))

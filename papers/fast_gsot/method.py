@@ -55,11 +55,10 @@ our reconstruction of the two ideas the abstract names (see README).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
-
 
 # --------------------------------------------------------------------------------------
 # Problem.

@@ -54,7 +54,7 @@ def test_delta_is_the_conjugate_and_block_zero_condition():
         t, term, norm = F._block_terms(X, gamma * rho, gamma * (1 - rho))
         t = t[0]
 
-        def neg(tt):
+        def neg(tt, x=x):
             nrm = np.linalg.norm(tt)
             return -(tt @ x - gamma * (0.5 * (1 - rho) * nrm ** 2 + rho * nrm))
 
