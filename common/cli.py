@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            args.tables.split(",") if args.tables else None, args.allow_cpu_full,
                            C.parse_set_pairs(args.set))
         return 1 if report.failed else 0
-    except (C.ConfigError, S.SweepError, UsageError) as exc:
+    except (*S.BAD_INPUT, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -143,7 +143,7 @@ def paper_main(slug: str, argv: Sequence[str] | None = None) -> int:
             print(f"{row['dataset']:>14} {row['method']:>14} {row['metric']:>22} = {float(row['value']):.6g}")
         print(f"run folder: {cell.dir}")
         return 0
-    except (C.ConfigError, S.SweepError, UsageError) as exc:
+    except (*S.BAD_INPUT, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

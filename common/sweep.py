@@ -29,6 +29,7 @@ import inspect
 import itertools
 import logging
 import os
+import shutil
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -58,6 +59,18 @@ LABEL_EXCLUDE = {"dataset", "method", "seed"}
 
 class SweepError(ValueError):
     """A table file, paper name or sweep option that cannot be used."""
+
+
+def _bad_input_errors() -> tuple[type[BaseException], ...]:
+    from common.data.core import ChecksumError, DataFormatError, DataMissingError
+    from common.fewshot import EpisodeError
+
+    return (C.ConfigError, DataMissingError, DataFormatError, ChecksumError, EpisodeError, SweepError)
+
+
+#: Errors that mean the request itself cannot run (missing data, impossible setting): a sweep stops at
+#: the first one with its message, and the cell's folder is removed.
+BAD_INPUT = _bad_input_errors()
 
 
 # --------------------------------------------------------------------------------------
@@ -255,6 +268,7 @@ def execute_cell(cell: Cell, threads: int = 0) -> str:
     if R.is_done(folder):
         return "skipped"
     paper = load_paper(cell.paper)
+    created = not folder.exists()
     folder.mkdir(parents=True, exist_ok=True)
     for stale in ("metrics.csv", "failed"):
         (folder / stale).unlink(missing_ok=True)
@@ -271,6 +285,7 @@ def execute_cell(cell: Cell, threads: int = 0) -> str:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.info("start %s run_id=%s", cell.label(), cell.run_id)
+    remove_folder = False
     t0 = time.time()
     try:
         raw = _call_run(paper.run_fn, cfg, folder)
@@ -293,13 +308,19 @@ def execute_cell(cell: Cell, threads: int = 0) -> str:
         R.write_text_atomic(folder / "done", prov["finished_at"] + "\n")
         logger.info("done in %.2fs, %d rows", wall, len(rows))
         return "done"
-    except BaseException:
+    except BaseException as exc:
         logger.error("failed:\n%s", traceback.format_exc())
-        R.write_text_atomic(folder / "failed", traceback.format_exc())
+        # Bad input (missing data, impossible setting) in a fresh folder: nothing was computed, so
+        # nothing is left behind in runs/. Any other failure keeps its log and a `failed` marker.
+        remove_folder = isinstance(exc, BAD_INPUT) and created
+        if not remove_folder:
+            R.write_text_atomic(folder / "failed", traceback.format_exc())
         raise
     finally:
         logger.removeHandler(handler)
         handler.close()
+        if remove_folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _execute_cell_worker(cell: Cell, threads: int) -> tuple[str, str]:
@@ -345,6 +366,9 @@ def run_cells(cells: Sequence[Cell], executor: str = "serial", jobs: int = 0,
             try:
                 execute_cell(cell)
                 report.ran.append(cell.run_id)
+            except BAD_INPUT:
+                bar.close()
+                raise
             except Exception as exc:  # keep going; report at the end
                 report.failed.append((cell.label(), f"{type(exc).__name__}: {exc}"))
             bar.update(1)

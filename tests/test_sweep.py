@@ -163,3 +163,18 @@ def test_cli_exit_codes(tmp_path):
                          cwd=REPO, env=env, capture_output=True, text=True)
     assert out.returncode == 2 and "C: cannot read 'abc' as float" in out.stderr
     assert not (tmp_path / "runs").exists()
+
+
+def test_missing_data_stops_the_sweep_and_leaves_nothing(fixture_env, tmp_path, monkeypatch):
+    from common.data import DataMissingError
+
+    paper = S.load_paper("digits_logreg")
+
+    def no_data(cfg, workdir=None):
+        raise DataMissingError("dataset 'digits' not found: needed x in one of ...")
+
+    monkeypatch.setattr(paper.run_module, "run", no_data)
+    with pytest.raises(DataMissingError, match="'digits' not found"):
+        S.run_cells(_t1_cells(seeds=[0]))
+    leftovers = list((tmp_path / "runs" / "digits_logreg" / "t1").glob("*")) if (tmp_path / "runs").exists() else []
+    assert leftovers == []
