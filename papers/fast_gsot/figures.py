@@ -14,6 +14,18 @@ from common.plotting import STYLE, line_with_bands, save  # noqa: E402
 
 LABELS = {"original": "original (full gradient)", "fast": "fast (paper)", "pot_dual": "POT solve_dual",
           "sinkhorn_l1l2_gl": "POT sinkhorn_l1l2_gl"}
+COLORS = {"original (full gradient)": "tab:orange", "fast (paper)": "tab:blue", "POT solve_dual": "tab:green",
+          "POT sinkhorn_l1l2_gl": "tab:red", "fast vs original": "tab:blue", "fast vs POT solve_dual": "tab:green"}
+
+
+def _recolor(ax) -> None:
+    """Same colour for a method in every figure (line_with_bands draws a line then its band)."""
+    for line, band in zip(ax.get_lines(), ax.collections):
+        color = COLORS.get(line.get_label())
+        if color:
+            line.set_color(color)
+            band.set_color(color)
+    ax.legend(frameon=False)
 
 
 def _runs(results_dir: Path, table: str) -> pd.DataFrame | None:
@@ -41,6 +53,8 @@ def _time_and_speedup(df: pd.DataFrame, x: str, path: Path, title: str, xlabel: 
                         logy=True, ax=axes[0])
         line_with_bands(speed, x, "value", "method", path, xlabel=xlabel, ylabel="speedup (x)", logx=logx,
                         ax=axes[1])
+        _recolor(axes[0])
+        _recolor(axes[1])
         axes[1].axhline(8.6, color="grey", lw=0.8, ls="--")
         axes[1].text(axes[1].get_xlim()[0], 8.6, " paper: up to 8.6x", va="bottom", fontsize=7, color="grey")
         axes[1].axhline(1.0, color="black", lw=0.5)
