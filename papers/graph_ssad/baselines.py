@@ -29,6 +29,7 @@ model selection (hyperparameters, early stopping), exactly like the proposed met
 
 from __future__ import annotations
 
+import hashlib
 from typing import Sequence
 
 import numpy as np
@@ -145,15 +146,21 @@ def random_walks(adj: sp.csr_matrix, walks_per_node: int, walk_length: int, seed
     return out
 
 
+def _stable_hash(text: str) -> int:
+    """gensim seeds each word vector with ``hashfxn(word + str(seed))``; Python's ``hash`` of a str
+    changes from process to process (PYTHONHASHSEED), so a fixed hash makes DeepWalk repeatable."""
+    return int(hashlib.sha256(text.encode()).hexdigest()[:8], 16)
+
+
 def deepwalk_embeddings(adj: sp.csr_matrix, dim: int = 128, walks_per_node: int = 80, walk_length: int = 40,
                         window: int = 10, seed: int = 0, epochs: int = 1) -> np.ndarray:
     """DeepWalk: skip-gram with hierarchical softmax (gensim Word2Vec, ``sg=1, hs=1``) on the walks.
-    One worker thread so the embedding is a function of the seed."""
+    One worker thread and a fixed string hash so the embedding is a function of the seed."""
     from gensim.models import Word2Vec
 
     walks = random_walks(adj, walks_per_node, walk_length, seed)
     model = Word2Vec(walks, vector_size=dim, window=window, min_count=0, sg=1, hs=1, negative=0,
-                     workers=1, seed=seed, epochs=epochs)
+                     workers=1, seed=seed, epochs=epochs, hashfxn=_stable_hash)
     return np.stack([model.wv[str(i)] for i in range(adj.shape[0])]).astype(np.float32)
 
 

@@ -110,3 +110,20 @@ def test_classifiers_learn_the_labelled_nodes(encoder):
                        patience=100, lr=1e-2)
     assert fit.val_auc > 0.95
     assert ((fit.scores >= 0) & (fit.scores <= 1)).all()  # probabilities of the anomalous class
+
+
+def test_deepwalk_is_repeatable_across_processes():
+    """gensim seeds word vectors with a string hash; Python's differs per process unless fixed."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("from papers.graph_ssad import baselines as B\n"
+            "from papers.graph_ssad.tests.test_graph_ssad_baselines import _two_cliques\n"
+            "z = B.deepwalk_embeddings(_two_cliques(6), dim=4, walks_per_node=3, walk_length=5, window=2, seed=0)\n"
+            "print(repr(z.tolist()))")
+    root = Path(__file__).resolve().parents[3]
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": h}).stdout for h in ("1", "2")}
+    assert len(outs) == 1
