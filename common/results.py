@@ -102,23 +102,24 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 # --------------------------------------------------------------------------------------
 # Provenance.
 
-_GIT_SHA: str | None = None
+_GIT_SHA: dict[tuple[str, ...], str] = {}
 
 
-def git_sha() -> str:
-    """Short commit of the code that ran, with '+dirty' when the tree had uncommitted changes."""
-    global _GIT_SHA
-    if _GIT_SHA is None:
+def git_sha(paths: tuple[str, ...] = ("common", "papers")) -> str:
+    """Short commit of the code that ran, '+dirty' when ``paths`` had uncommitted changes.
+
+    The runner passes ``("common", "papers/<slug>")``: only the code a run can import decides.
+    """
+    if paths not in _GIT_SHA:
         try:
             sha = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO_ROOT,
                                  capture_output=True, text=True, timeout=10).stdout.strip()
-            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
-                                    "--", "common", "papers"], cwd=REPO_ROOT,
-                                   capture_output=True, text=True, timeout=10).stdout.strip()
-            _GIT_SHA = (sha or "unknown") + ("+dirty" if dirty else "")
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *paths],
+                                   cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+            _GIT_SHA[paths] = (sha or "unknown") + ("+dirty" if dirty else "")
         except (OSError, subprocess.SubprocessError):
-            _GIT_SHA = "unknown"
-    return _GIT_SHA
+            _GIT_SHA[paths] = "unknown"
+    return _GIT_SHA[paths]
 
 
 def now_iso() -> str:

@@ -301,7 +301,7 @@ def execute_cell(cell: Cell, threads: int = 0) -> str:
         if dev == "auto":
             dev = "cuda" if torch.cuda.is_available() else "cpu"
         prov = {"paper": cell.paper, "table": cell.table, "profile": cell.profile,
-                "run_id": cell.run_id, "git_sha": R.git_sha(), "torch": torch.__version__,
+                "run_id": cell.run_id, "git_sha": R.git_sha(("common", f"papers/{cell.paper}")), "torch": torch.__version__,
                 "device": device_name(dev), "wall_s": round(wall, 3), "finished_at": R.now_iso()}
         rows = R.normalise_rows(raw, defaults, prov)
         R.write_csv_atomic(folder / "metrics.csv", rows, R.RUN_COLUMNS)
