@@ -130,3 +130,18 @@ def test_real_fashion_mnist_smoke_cell(tmp_path, monkeypatch):
     by = {r["metric"]: r["value"] for r in rows}
     assert by["judge_test_acc_pct"] > 20 and 0 <= by["nonsensitive_rate_pct"] <= 100
     assert rows[0]["dataset"] == "fashion_mnist_16px"
+
+
+@pytest.mark.slow
+def test_inception_fid_path_with_local_weights(tmp_path):
+    """The standard-FID path loads a local torchvision Inception-v3 state dict (random here) and gives
+    2048-d features for grey 16 px images in [-1, 1]."""
+    from torchvision.models import inception_v3
+
+    torch.manual_seed(0)
+    path = tmp_path / "inception.pth"
+    torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
+    feats = R.inception_features(str(path), torch.rand(3, 1, 16, 16) * 2 - 1, "cpu")
+    assert feats.shape == (3, 2048) and np.isfinite(feats).all()
+    with pytest.raises(FileNotFoundError):
+        R.inception_features(str(tmp_path / "missing.pth"), torch.zeros(1, 1, 16, 16), "cpu")
