@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import torch
 import torch.nn.functional as F
 
 from .method import SourceStatistics, batch_moments, cafe_loss, entropy, infomax_loss

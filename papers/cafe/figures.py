@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 
-
 from .corruptions import CORRUPTIONS
 
 ORDER = ["source", "bn", "tent", "pl", "shot_im", "tfa", "cafe_nogroup", "cafe"]

@@ -32,8 +32,6 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-
 
 # ------------------------------------------------------------------ Gaussian divergences
 

@@ -8,9 +8,18 @@ import torch
 from torch.distributions import MultivariateNormal, kl_divergence
 
 from papers.cafe import baselines as B
-from papers.cafe.method import (SourceStatistics, TestTimeAdapter, alignment_loss, batch_moments,
-                                compute_source_statistics, configure_bn_adaptation, gaussian_kl,
-                                gaussian_symmetric_kl, infomax_loss, spectral_feature_groups)
+from papers.cafe.method import (
+    SourceStatistics,
+    TestTimeAdapter,
+    alignment_loss,
+    batch_moments,
+    compute_source_statistics,
+    configure_bn_adaptation,
+    gaussian_kl,
+    gaussian_symmetric_kl,
+    infomax_loss,
+    spectral_feature_groups,
+)
 from papers.cafe.models import ResNetCifar
 
 
