@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+MAX_WIDTH_IN = 12.0  # wide tables (many groups x bars) get thinner bars, not a wider figure
 STYLE = {"figure.dpi": 120, "savefig.dpi": 150, "axes.grid": True, "grid.alpha": 0.3,
          "axes.spines.top": False, "axes.spines.right": False, "font.size": 9, "legend.fontsize": 8}
 
@@ -63,7 +64,8 @@ def bar_table(df: pd.DataFrame, group: str, bar: str, value: str, path: Path, er
         groups = list(dict.fromkeys(df[group]))
         bars = list(order) if order else list(dict.fromkeys(df[bar]))
         width = 0.8 / max(1, len(bars))
-        fig, ax = plt.subplots(figsize=(max(4.0, 0.5 * len(groups) * len(bars) + 1.5), 3.2))
+        width_in = min(MAX_WIDTH_IN, max(4.0, 0.5 * len(groups) * len(bars) + 1.5))
+        fig, ax = plt.subplots(figsize=(width_in, 3.2))
         for i, b in enumerate(bars):
             sub = df[df[bar] == b].set_index(group).reindex(groups)
             xs = np.arange(len(groups)) + (i - (len(bars) - 1) / 2) * width

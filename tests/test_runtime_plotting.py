@@ -62,3 +62,11 @@ def test_bar_table_png(tmp_path):
     from PIL import Image
 
     assert Image.open(out).size[0] > 100
+
+
+def test_bar_table_width_is_capped(tmp_path):
+    from PIL import Image
+
+    df = pd.DataFrame([{"c": f"corruption{i}", "m": f"method{j}", "v": float(i + j)} for i in range(16) for j in range(7)])
+    out = plotting.bar_table(df, "c", "m", "v", tmp_path / "wide.png")
+    assert Image.open(out).size[0] <= plotting.MAX_WIDTH_IN * 150 + 1
