@@ -13,22 +13,22 @@ meta_ood, meta_occ, gp_calib, fewshot_ts, ...): infrastructure only, no paper's 
 """
 
 from common.meta.closed_form import (
-                                     gaussian_fit,
-                                     pearson_divergence,
-                                     relative_density_ratio_closed_form,
-                                     ridge_regression_closed_form,
-                                     rulsif_squared_loss,
-                                     solve_spd,
+    gaussian_fit,
+    pearson_divergence,
+    relative_density_ratio_closed_form,
+    ridge_regression_closed_form,
+    rulsif_squared_loss,
+    solve_spd,
 )
 from common.meta.encoders import DeepSetEncoder, masked_mean, mlp
 from common.meta.tasks import (
-                                     ContaminatedTaskSource,
-                                     DensityPairTask,
-                                     LabelledPool,
-                                     MixturePairTaskSource,
-                                     OutlierTask,
-                                     TaskError,
-                                     stack_tasks,
+    ContaminatedTaskSource,
+    DensityPairTask,
+    LabelledPool,
+    MixturePairTaskSource,
+    OutlierTask,
+    TaskError,
+    stack_tasks,
 )
 
 __all__ = [
