@@ -65,7 +65,8 @@ def reproduce(paper_name: str, profile: str = "quick", executor: str = "serial",
     if callable(make_figures) and written:
         make_figures(out_dir, profile)
     verdicts = REP.evaluate_paper(slug, profile, results_root)
-    if update_readme and results_root is None:
+    # The paper README shows the repository's results/, never a scratch REPRO_RESULTS folder.
+    if update_readme and results_root is None and R.results_root() == R.REPO_ROOT / "results":
         REP.update_paper_readme(slug)
     print(f"\n{slug} [{profile}]: {len(report.ran)} cells run, {len(report.skipped)} already done, "
           f"{len(report.failed)} failed, {time.time() - t0:.1f}s; results in {out_dir}")
