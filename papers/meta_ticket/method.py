@@ -27,7 +27,7 @@ through ``torch.func.grad``'s output by ordinary autograd (second order unless `
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterable, Mapping
+from typing import Callable, Iterable
 
 import torch
 from torch import nn
@@ -84,7 +84,7 @@ def adapt(forward: Callable[[Params, torch.Tensor], torch.Tensor], params: Param
         fixed = {k: v for k, v in params.items() if k not in keys}
 
         def support_loss(trainable: Params) -> torch.Tensor:
-            return loss_fn(forward({**fixed, **trainable}, x), y)
+            return loss_fn(forward({**fixed, **trainable}, x), y)  # noqa: B023 (called in this iteration)
 
         g = grad(support_loss)({k: params[k] for k in keys})
         if not create_graph:

@@ -25,9 +25,8 @@ from common.runtime import setup
 from papers.meta_ticket import data as D
 from papers.meta_ticket.baselines import MAMLFamily
 from papers.meta_ticket.config import Config
-from papers.meta_ticket.method import (MetaTicket, accuracy, adapt, cosine_lr_with_warmup, linear_cka,
-                                       meta_loss)
-from papers.meta_ticket.models import FewShotMLP, ResNet12, SinusoidMLP, WRN28, mlp_sizes, prunable_weight_names
+from papers.meta_ticket.method import MetaTicket, accuracy, adapt, cosine_lr_with_warmup, linear_cka, meta_loss
+from papers.meta_ticket.models import WRN28, FewShotMLP, ResNet12, SinusoidMLP, mlp_sizes, prunable_weight_names
 
 CKPT_EVERY = 1000
 

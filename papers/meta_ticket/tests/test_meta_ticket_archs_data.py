@@ -15,7 +15,7 @@ from common.data import DataMissingError
 from papers.meta_ticket import data as D
 from papers.meta_ticket.config import QUICK, SMOKE, Config
 from papers.meta_ticket.method import MetaTicket
-from papers.meta_ticket.models import ResNet12, WRN28, prunable_weight_names
+from papers.meta_ticket.models import WRN28, ResNet12, prunable_weight_names
 from papers.meta_ticket.run import build_learner, run
 
 

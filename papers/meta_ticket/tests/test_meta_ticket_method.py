@@ -8,8 +8,15 @@ import torch
 from torch import nn
 
 from papers.meta_ticket.baselines import MAMLFamily
-from papers.meta_ticket.method import (MetaTicket, adapt, binary_mask, cosine_lr_with_warmup, linear_cka, meta_loss,
-                                       percentile_threshold)
+from papers.meta_ticket.method import (
+    MetaTicket,
+    adapt,
+    binary_mask,
+    cosine_lr_with_warmup,
+    linear_cka,
+    meta_loss,
+    percentile_threshold,
+)
 from papers.meta_ticket.models import FewShotMLP, SinusoidMLP
 
 

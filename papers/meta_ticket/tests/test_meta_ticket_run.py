@@ -1,13 +1,11 @@
 """Data, episode sampling, bad input and smoke runs of the Meta-ticket folder."""
 
 import io
-import os
 import zipfile
 from dataclasses import replace
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from common.config import ConfigError, apply_overrides
@@ -59,7 +57,7 @@ def test_omniglot_meta_splits_and_episodes_are_class_disjoint():
 
 def test_sinusoid_tasks_follow_the_official_generator():
     tasks = D.sinusoid_tasks(np.random.default_rng(0), 50, 5)
-    for xs, ys, xq, yq in tasks:
+    for xs, ys, xq, _yq in tasks:
         assert xs.shape == (5, 1) and xq.shape == (5, 1)
         assert float(xs.abs().max()) <= 5.0 and float(ys.abs().max()) <= 5.0
 
