@@ -1,4 +1,4 @@
-"""The paper's comparison methods , under the same splits and the same test AUC.
+"""The paper's comparison methods, under the same splits and the same test AUC.
 
 Every semi-supervised baseline sees the labelled nodes for training and the validation nodes for
 model selection (hyperparameters, early stopping), exactly like the proposed method.

@@ -21,14 +21,19 @@ def _acc(res, table: str, method: str, width: float) -> float:
     return res.value(table, method=method, metric=ACC, setting=f"width_factor={width}")
 
 
+def _tables_with_widths(res):
+    """(table, sorted widths) for each few-shot table that has results."""
+    for t in FEWSHOT_TABLES:
+        try:
+            yield t, _widths(res, t)
+        except NotMeasured:
+            continue
+
+
 def _beats_maml(res):
     """Abstract: 'Meta-ticket achieves superior meta-generalization compared to MAML-based methods'."""
     parts, ok, seen = [], True, 0
-    for t in FEWSHOT_TABLES:
-        try:
-            widths = _widths(res, t)
-        except NotMeasured:
-            continue
+    for t, widths in _tables_with_widths(res):
         for w in widths:
             mt = _acc(res, t, "meta_ticket", w)
             best = max((_acc(res, t, m, w), m) for m in ("maml", "anil", "boil"))
@@ -43,11 +48,7 @@ def _beats_maml(res):
 def _gap_grows_with_width(res):
     """Abstract: '... especially with large NNs' -- the gap to MAML is larger at the widest MLP than at width 1."""
     parts, ok, seen = [], True, 0
-    for t in FEWSHOT_TABLES:
-        try:
-            widths = _widths(res, t)
-        except NotMeasured:
-            continue
+    for t, widths in _tables_with_widths(res):
         lo, hi = widths[0], widths[-1]
         g_lo = _acc(res, t, "meta_ticket", lo) - _acc(res, t, "maml", lo)
         g_hi = _acc(res, t, "meta_ticket", hi) - _acc(res, t, "maml", hi)
