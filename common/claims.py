@@ -25,6 +25,8 @@ from typing import Callable
 
 import pandas as pd
 
+from common import results as R
+
 HELD, NOT_HELD, NOT_MEASURED = "held", "not held", "not measured"
 
 
@@ -67,9 +69,7 @@ class Results:
         self._cache: dict[str, pd.DataFrame] = {}
 
     def tables(self) -> list[str]:
-        from common.report import is_cell_table
-
-        return sorted(p.stem for p in self.folder.glob("*.csv") if is_cell_table(p))
+        return sorted(p.stem for p in self.folder.glob("*.csv") if R.is_cell_table(p))
 
     def cells(self, table: str) -> pd.DataFrame:
         if table not in self._cache:

@@ -192,19 +192,10 @@ def claims_markdown(verdicts: list[dict]) -> str:
                     [[v["id"], v["claim"], v["source"], f"**{v['status']}**", v["evidence"]] for v in verdicts])
 
 
-def is_cell_table(path: Path) -> bool:
-    """A ``<table>.csv`` written by :func:`aggregate` (papers may keep other CSVs beside it)."""
-    if path.suffix != ".csv" or path.stem.endswith("_runs") or path.stem == "claims":
-        return False
-    with open(path, encoding="utf-8") as fh:
-        header = fh.readline().strip().split(",")
-    return header == R.CELL_COLUMNS
-
-
 def _read_cells(folder: Path) -> dict[str, pd.DataFrame]:
     out = {}
     for path in sorted(folder.glob("*.csv")):
-        if is_cell_table(path):
+        if R.is_cell_table(path):
             out[path.stem] = pd.read_csv(path, keep_default_na=False,
                                          dtype={"setting": str, "paper_value": str, "delta": str})
     return out

@@ -63,6 +63,15 @@ def is_done(path: Path) -> bool:
     return (path / "done").is_file()
 
 
+def is_cell_table(path: Path) -> bool:
+    """A ``<table>.csv`` written by :func:`aggregate` (papers may keep other CSVs beside it)."""
+    if path.suffix != ".csv" or path.stem.endswith("_runs") or path.stem == "claims":
+        return False
+    with open(path, encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+    return header == CELL_COLUMNS
+
+
 # --------------------------------------------------------------------------------------
 # Atomic writes.
 
