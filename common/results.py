@@ -115,13 +115,14 @@ _GIT_SHA: dict[tuple[str, ...], str] = {}
 
 
 def git_sha(paths: tuple[str, ...] = ("common", "papers")) -> str:
-    """Short commit of the code that ran, '+dirty' when ``paths`` had uncommitted changes.
+    """Short id of the last commit that changed ``paths``, '+dirty' when they have uncommitted changes.
 
-    The runner passes ``("common", "papers/<slug>")``: only the code a run can import decides.
+    The runner passes ``("common", "papers/<slug>")``: only the code a run can import decides, so a
+    commit elsewhere (another paper, a README) neither dirties nor ages a paper's results.
     """
     if paths not in _GIT_SHA:
         try:
-            sha = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=REPO_ROOT,
+            sha = subprocess.run(["git", "log", "-1", "--format=%h", "--abbrev=10", "--", *paths], cwd=REPO_ROOT,
                                  capture_output=True, text=True, timeout=10).stdout.strip()
             dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", *paths],
                                    cwd=REPO_ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -129,6 +130,33 @@ def git_sha(paths: tuple[str, ...] = ("common", "papers")) -> str:
         except (OSError, subprocess.SubprocessError):
             _GIT_SHA[paths] = "unknown"
     return _GIT_SHA[paths]
+
+
+def code_paths(slug: str) -> tuple[str, ...]:
+    """The code a paper's runs import: ``common/`` and its own folder."""
+    return ("common", f"papers/{slug}")
+
+
+class ProvenanceError(ValueError):
+    """Rows that may not be written to the committed results (uncommitted code, mixed commits)."""
+
+
+def allow_dirty() -> bool:
+    return os.environ.get("ALLOW_DIRTY", "0") == "1"
+
+
+def check_provenance(rows: Iterable[Mapping[str, Any]], where: str) -> list[str]:
+    """The commits behind ``rows``; raises :class:`ProvenanceError` for '+dirty' or mixed commits
+    unless ``ALLOW_DIRTY=1`` (then the caller marks the results as such)."""
+    shas = sorted({str(r.get("git_sha", "")) for r in rows})
+    bad = [s for s in shas if s.endswith("+dirty") or s in ("", "unknown")]
+    if (bad or len(shas) > 1) and not allow_dirty():
+        why = (f"made from uncommitted code ({', '.join(bad)})" if bad else
+               f"made by {len(shas)} different commits ({', '.join(shas)})")
+        raise ProvenanceError(f"{where}: refusing to write committed results from rows {why}. Commit the code "
+                              f"and rerun (FRESH=1 reruns cells of older commits), or set ALLOW_DIRTY=1 "
+                              f"to write them marked as such.")
+    return shas
 
 
 def now_iso() -> str:

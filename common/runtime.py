@@ -68,3 +68,22 @@ def device_name(device=None) -> str:
     if device is not None and str(device).startswith("cuda") and torch.cuda.is_available():
         return torch.cuda.get_device_name(torch.device(device))
     return f"cpu ({os.cpu_count()} cores)"
+
+
+def derive_seed(seed: int, stream: str) -> int:
+    """A named, independent seed stream of a run's seed: ``derive_seed(seed, "test_tasks")``.
+
+    Replaces ad-hoc offsets (``10_000 + seed``): streams never collide across names or seeds, and the
+    value is the same in every process and on every machine (a hash, not python's ``hash``)."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{int(seed)}/{stream}".encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def paper_logger(slug: str):
+    """The logger of a paper's runs: the runner sends it to the run folder's ``log.txt``.
+    Papers log here instead of printing."""
+    import logging
+
+    return logging.getLogger(f"repro.{slug}")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from common import report as REP
-from common.claims import HELD, NOT_HELD, NOT_MEASURED, Results, compare
+from common.claims import HELD, INCONCLUSIVE, NOT_HELD, NOT_MEASURED, Results, compare
 from tests.conftest import FIXTURE_RUNS
 
 T1 = FIXTURE_RUNS / "digits_logreg" / "t1"
@@ -20,6 +20,15 @@ def _metric_values(method, metric="test_acc_pct"):
         with open(folder / "metrics.csv") as fh:
             vals += [float(r["value"]) for r in csv.DictReader(fh) if r["method"] == method and r["metric"] == metric]
     return vals
+
+
+def _by_seed(method, metric="test_acc_pct"):
+    out = {}
+    for folder in T1.iterdir():
+        with open(folder / "metrics.csv") as fh:
+            out.update({int(r["seed"]): float(r["value"]) for r in csv.DictReader(fh)
+                        if r["method"] == method and r["metric"] == metric})
+    return [out[s] for s in sorted(out)]
 
 
 def test_fixture_has_six_finished_runs():
@@ -42,9 +51,16 @@ def test_aggregate_cells_and_claims(fixture_env, tmp_path):
     assert cen["paper_value"] == "" and cen["delta"] == ""
 
     verdicts = {v["id"]: v for v in REP.evaluate_paper("digits_logreg", "quick", tmp_path / "results")}
-    assert verdicts["C1"]["status"] == HELD and f"{mean(vals):.4g}" in verdicts["C1"]["evidence"]
+    diffs = [a - b for a, b in zip(_by_seed("logreg"), _by_seed("centroid"))]
+    assert verdicts["C1"]["status"] == HELD and float(verdicts["C1"]["effect"]) == pytest.approx(mean(diffs), abs=1e-4)
+    lo, hi = float(verdicts["C1"]["ci_low"]), float(verdicts["C1"]["ci_high"])
+    assert 0 < lo < mean(diffs) < hi < 50                               # t interval over 3 paired seeds
+    assert hi - lo == pytest.approx(2 * 4.302653 * stdev(diffs) / 3 ** 0.5, rel=1e-4)
     assert verdicts["C2"]["status"] == NOT_HELD
     assert verdicts["C3"]["status"] == NOT_MEASURED and "t9" in verdicts["C3"]["evidence"]
+    assert verdicts["C4"]["status"] == NOT_HELD                            # interval entirely below the margin
+    assert verdicts["C5"]["status"] == INCONCLUSIVE and lo < 6 < hi         # interval straddles the margin
+    assert verdicts["S1"]["kind"] == "sanity" and verdicts["S1"]["status"] == HELD
     assert (tmp_path / "results" / "digits_logreg" / "quick" / "claims.csv").is_file()
 
 
@@ -63,13 +79,18 @@ def test_summary_and_readme_sections(fixture_env, tmp_path, monkeypatch):
     out = REP.write_summary(results)
     REP.update_readmes(results, readme)
     summary = out.read_text()
-    assert "1 held, 1 not held, 1 not measured" in summary
+    assert "1 held, 2 not held, 1 inconclusive, 1 not measured; sanity checks 1/1 passed" in summary
     assert "Paper vs ours" in summary and "96" in summary
     idx = readme.read_text()
-    assert "| [`digits_logreg`](papers/digits_logreg/) | Fixture | test | results: quick | 1/3 (quick) |" in idx
+    assert ("| [`digits_logreg`](papers/digits_logreg/) | Fixture | test | results: quick | quick: 1 held, 2 not held, "
+            "1 inconclusive, 1 not measured; sanity checks 1/1 passed |") in idx
     assert "| `other` | Not started | test | not started |" in idx and idx.endswith("bottom\n")
     paper_readme = (papers / "digits_logreg" / "README.md").read_text()
-    assert "old" not in paper_readme and "**t1**" in paper_readme and "**not held**" in paper_readme
+    assert "old" not in paper_readme and "**not held**" in paper_readme and "**inconclusive**" in paper_readme
+    assert "**Test accuracy (%)**" in paper_readme and "TABLES.md" in paper_readme   # headline + link
+    assert "Sanity checks" in paper_readme
+    tables_md = (results / "digits_logreg" / "quick" / "TABLES.md").read_text()
+    assert "## `t1`" in tables_md and "96" in tables_md
     assert paper_readme.endswith("after\n")
 
 
@@ -93,8 +114,9 @@ def test_auxiliary_csvs_beside_cell_tables_are_ignored(fixture_env, tmp_path):
     folder = results / "digits_logreg" / "quick"
     (folder / "t1_ci95.csv").write_text("method,acc,ci\nlogreg,95.0,0.5\n")
     assert Results(folder).tables() == ["t1"]
-    section = REP.paper_results_section("digits_logreg", results)
-    assert "**t1**" in section and "t1_ci95" not in section
+    REP.write_tables_md("digits_logreg", "quick", results)
+    tables_md = (folder / "TABLES.md").read_text()
+    assert "`t1`" in tables_md and "t1_ci95" not in tables_md
 
 
 def test_natural_order_of_settings():
