@@ -61,9 +61,8 @@ def reproduce(paper_name: str, profile: str = "quick", executor: str = "serial",
     folders = {t: [c.dir for c in cells] for t, cells in cells_by_table.items()}
     written = REP.aggregate(slug, profile, folders, results_root)
     out_dir = (results_root or R.results_root()) / slug / profile
-    make_figures = getattr(paper.run_module, "make_figures", None)
-    if callable(make_figures) and written:
-        make_figures(out_dir, profile)
+    if written:
+        REP.make_paper_figures(slug, profile, results_root)
     verdicts = REP.evaluate_paper(slug, profile, results_root)
     # The paper README shows the repository's results/, never a scratch REPRO_RESULTS folder.
     if update_readme and results_root is None and R.results_root() == R.REPO_ROOT / "results":
