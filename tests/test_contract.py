@@ -19,6 +19,8 @@ CONTRACT_FILES = ["README.md", "method.py", "config.py", "run.py", "paper_result
 INDEX = yaml.safe_load((PAPERS / "index.yaml").read_text())
 SLUGS = [p["slug"] for p in INDEX]
 FOLDERS = sorted(p.name for p in PAPERS.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+#: Folders held to the paper contract: every paper, and the template a new paper is copied from.
+CONTRACT = FOLDERS + ["_template"]
 
 
 def test_index_lists_the_22_papers():
@@ -33,7 +35,7 @@ def test_every_folder_is_an_indexed_paper():
     assert set(FOLDERS) <= set(SLUGS), f"folders not in papers/index.yaml: {set(FOLDERS) - set(SLUGS)}"
 
 
-@pytest.mark.parametrize("slug", FOLDERS)
+@pytest.mark.parametrize("slug", CONTRACT)
 def test_contract_files(slug):
     folder = PAPERS / slug
     missing = [f for f in CONTRACT_FILES if not (folder / f).is_file()]
@@ -44,7 +46,7 @@ def test_contract_files(slug):
     assert "<!-- results:begin -->" in readme and "<!-- results:end -->" in readme
 
 
-@pytest.mark.parametrize("slug", FOLDERS)
+@pytest.mark.parametrize("slug", CONTRACT)
 def test_paper_results_have_sources(slug):
     df = pd.read_csv(PAPERS / slug / "paper_results.csv", dtype=str, keep_default_na=False, comment="#")
     assert list(df.columns) == ["table", "dataset", "method", "setting", "metric", "value", "source"]
@@ -53,7 +55,7 @@ def test_paper_results_have_sources(slug):
         assert row["source"].strip(), f"{slug}: paper value without a source: {dict(row)}"
 
 
-@pytest.mark.parametrize("slug", FOLDERS)
+@pytest.mark.parametrize("slug", CONTRACT)
 def test_tables_expand_and_validate_for_every_profile(slug):
     paper = S.load_paper(slug)
     assert paper.tables()
@@ -66,7 +68,7 @@ def test_tables_expand_and_validate_for_every_profile(slug):
         assert len(quick_seeds) >= 3, f"{slug}/{table}: the quick profile needs at least 3 seeds"
 
 
-@pytest.mark.parametrize("slug", FOLDERS)
+@pytest.mark.parametrize("slug", CONTRACT)
 def test_claims_are_declared(slug):
     import importlib
 
@@ -87,7 +89,7 @@ def _imports(path: Path):
             yield node.module or "", node.level
 
 
-@pytest.mark.parametrize("slug", FOLDERS)
+@pytest.mark.parametrize("slug", CONTRACT)
 def test_no_paper_imports_another(slug):
     folder = PAPERS / slug
     for path in folder.rglob("*.py"):
