@@ -13,10 +13,8 @@ from common.meta import (
     LabelledPool,
     MixturePairTaskSource,
     TaskError,
-    gaussian_fit,
     pearson_divergence,
     relative_density_ratio_closed_form,
-    ridge_regression_closed_form,
     rulsif_squared_loss,
     solve_spd,
     stack_tasks,
@@ -93,19 +91,6 @@ def test_masks_ignore_padding():
     w = relative_density_ratio_closed_form(ha, hb, 0.5, 0.1)
     w_pad = relative_density_ratio_closed_form(pad_a, hb, 0.5, 0.1, mask_a=mask_a)
     assert torch.allclose(w, w_pad, atol=1e-10)
-    y = torch.randn(5, generator=g)
-    w_r = ridge_regression_closed_form(ha, y, 0.1)
-    w_r_pad = ridge_regression_closed_form(pad_a, torch.cat([y, torch.ones(3)]), 0.1, mask=mask_a)
-    assert torch.allclose(w_r, w_r_pad, atol=1e-10)
-
-
-def test_ridge_closed_form_equals_lstsq():
-    g = torch.Generator().manual_seed(5)
-    phi, y, lam = torch.randn(20, 4, generator=g), torch.randn(20, generator=g), 0.3
-    w = ridge_regression_closed_form(phi, y, lam)
-    m = torch.cat([phi / 20 ** 0.5, lam ** 0.5 * torch.eye(4)])
-    t = torch.cat([y / 20 ** 0.5, torch.zeros(4)])
-    assert torch.allclose(w, torch.linalg.lstsq(m, t.unsqueeze(-1)).solution.squeeze(-1), atol=1e-9)
 
 
 def test_rulsif_loss_is_mse_to_true_relative_ratio_up_to_constant():
@@ -153,13 +138,6 @@ def test_kernel_closed_form_approaches_true_relative_ratio_with_more_instances()
         errs.append(np.mean(e))
     assert errs[0] > errs[1] > errs[2]
     assert errs[2] < 0.01
-
-
-def test_gaussian_fit_matches_numpy():
-    x = torch.randn(50, 3, generator=torch.Generator().manual_seed(6))
-    mean, cov = gaussian_fit(x, reg=0.0)
-    assert torch.allclose(mean, x.mean(0))
-    assert torch.allclose(cov, torch.tensor(np.cov(x.numpy().T, bias=True)), atol=1e-10)
 
 
 def test_deep_set_encoder_permutation_invariance_and_masks():

@@ -1,39 +1,46 @@
-"""Shared parts of the meta-learning-with-closed-form-adaptation papers (meta_rdre, meta_pu,
-meta_ood, meta_occ, gp_calib, fewshot_ts, ...): infrastructure only, no paper's contribution.
+"""The meta-learning family: infrastructure shared by the meta-learning papers (meta_ticket,
+meta_rdre, and the few-shot / closed-form-adaptation papers to come), never a paper's contribution.
 
-- :mod:`common.meta.closed_form`: differentiable batched closed-form solvers (SPD solve,
-  weighted ridge regression, least-squares relative density ratio (RuLSIF form), Gaussian fit)
-  and the squared-loss criteria that go with them.
-- :mod:`common.meta.encoders`: permutation-invariant dataset (set) encoders and MLPs, with masks
-  for sets of different sizes.
-- :mod:`common.meta.tasks`: task/episode sources over collections of real datasets: pairs of
-  densities built as class mixtures of a labelled pool (density-ratio / dataset-comparison
-  tasks) and contaminated tasks of normal and anomalous rows (outlier-detection tasks),
-  with deterministic fixed test tasks.
+One vocabulary: a *task* is one few-shot problem drawn from real data (an *episode* in N-way K-shot
+classification); meta-training, validation and meta-test tasks come from disjoint classes or rows;
+fixed test tasks are the same for every method; an impossible task request raises
+:class:`TaskError` at once (the sweep counts it as bad input).
+
+- :mod:`common.meta.episodes`: class-disjoint splits (``split_classes``, optionally by group such
+  as alphabet), the N-way K-shot Q-query ``EpisodeSampler`` (label remapping,
+  ``fixed_episodes(n, seed)``), ``mean_ci95`` of a per-task metric, and ``TaskError``.
+- :mod:`common.meta.tasks`: task sources over labelled pools for density-ratio / dataset-comparison
+  tasks (pairs of class mixtures) and outlier-detection tasks (contaminated sets).
+- :mod:`common.meta.closed_form`: differentiable batched closed-form solvers (SPD solve, least-squares
+  relative density ratio (RuLSIF form)) and the squared-loss criteria that go with them.
+- :mod:`common.meta.encoders`: permutation-invariant set encoders and MLPs, with masks for ragged sets.
+
+Names are imported lazily (``from common.meta import TaskError`` does not import torch), so the
+sweep can name ``TaskError`` without loading the solvers.
 """
 
-from common.meta.closed_form import (
-    gaussian_fit,
-    pearson_divergence,
-    relative_density_ratio_closed_form,
-    ridge_regression_closed_form,
-    rulsif_squared_loss,
-    solve_spd,
-)
-from common.meta.encoders import DeepSetEncoder, masked_mean, mlp
-from common.meta.tasks import (
-    ContaminatedTaskSource,
-    DensityPairTask,
-    LabelledPool,
-    MixturePairTaskSource,
-    OutlierTask,
-    TaskError,
-    stack_tasks,
-)
+from __future__ import annotations
 
-__all__ = [
-    "solve_spd", "ridge_regression_closed_form", "relative_density_ratio_closed_form", "rulsif_squared_loss",
-    "pearson_divergence", "gaussian_fit", "DeepSetEncoder", "masked_mean", "mlp", "LabelledPool",
-    "MixturePairTaskSource", "ContaminatedTaskSource", "DensityPairTask", "OutlierTask", "TaskError",
-    "stack_tasks",
-]
+import importlib
+
+_WHERE = {
+    "TaskError": "episodes", "Episode": "episodes", "EpisodeSampler": "episodes", "split_classes": "episodes",
+    "mean_ci95": "episodes",
+    "LabelledPool": "tasks", "MixturePairTaskSource": "tasks", "ContaminatedTaskSource": "tasks",
+    "DensityPairTask": "tasks", "OutlierTask": "tasks", "stack_tasks": "tasks",
+    "solve_spd": "closed_form", "relative_density_ratio_closed_form": "closed_form",
+    "rulsif_squared_loss": "closed_form", "pearson_divergence": "closed_form",
+    "DeepSetEncoder": "encoders", "masked_mean": "encoders", "mlp": "encoders",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'common.meta' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"common.meta.{_WHERE[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

@@ -41,25 +41,6 @@ def solve_spd(a: Tensor, b: Tensor) -> Tensor:
     return x.squeeze(-1) if vec else x
 
 
-def ridge_regression_closed_form(phi: Tensor, y: Tensor, lam: Tensor | float,
-                                 mask: Tensor | None = None) -> Tensor:
-    """Weights minimising ``mean_n (phi_n^T w - y_n)^2 + lam ||w||^2`` (mask-weighted mean).
-
-    ``w = (Phi^T D Phi + lam I)^-1 Phi^T D y`` with ``D = diag(mask) / sum(mask)``. ``y`` is
-    (..., N) or (..., N, M) (M outputs). Returns (..., K) or (..., K, M).
-    """
-    weights, _ = _masked_mean_rows(phi, mask)
-    k = phi.shape[-1]
-    eye = torch.eye(k, dtype=phi.dtype, device=phi.device)
-    lam = torch.as_tensor(lam, dtype=phi.dtype, device=phi.device)
-    lam = lam.reshape(lam.shape + (1, 1)) if lam.dim() else lam
-    gram = (phi * weights).transpose(-1, -2) @ phi + lam * eye
-    vec = y.dim() == phi.dim() - 1
-    yy = y.unsqueeze(-1) if vec else y
-    rhs = (phi * weights).transpose(-1, -2) @ yy
-    return solve_spd(gram, rhs.squeeze(-1) if vec else rhs)
-
-
 def relative_density_ratio_closed_form(h_a: Tensor, h_b: Tensor, alpha: float, lam: Tensor | float,
                                        mask_a: Tensor | None = None, mask_b: Tensor | None = None) -> Tensor:
     """Linear-in-features relative density ratio ``r(x) = w^T h(x)`` of p_A / (alpha p_A + (1-alpha) p_B).
@@ -111,13 +92,3 @@ def pearson_divergence(r_a: Tensor, r_b: Tensor, alpha: float, mask_a: Tensor | 
     ``PE = -alpha/2 E_A r^2 - (1-alpha)/2 E_B r^2 + E_A r - 1/2`` = ``-rulsif_squared_loss - 1/2``.
     """
     return -rulsif_squared_loss(r_a, r_b, alpha, mask_a, mask_b) - 0.5
-
-
-def gaussian_fit(x: Tensor, mask: Tensor | None = None, reg: float = 1e-3) -> tuple[Tensor, Tensor]:
-    """Maximum-likelihood mean and covariance (+ ``reg I``) of a set (..., N, D), mask-weighted."""
-    w, _ = _masked_mean_rows(x, mask)
-    mean = (x * w).sum(-2)
-    xc = x - mean.unsqueeze(-2)
-    cov = (xc * w).transpose(-1, -2) @ xc
-    eye = torch.eye(x.shape[-1], dtype=x.dtype, device=x.device)
-    return mean, cov + reg * eye

@@ -24,9 +24,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-
-class TaskError(ValueError):
-    """An impossible task setting (e.g. more instances than a split holds)."""
+from common.meta.episodes import TaskError
 
 
 @dataclass

@@ -24,7 +24,7 @@ import numpy as np
 
 from common.data import DataFormatError, load_digits, load_fashion_mnist, load_mnist
 from common.data.core import candidate_dirs, missing
-from common.fewshot import split_classes
+from common.meta.episodes import split_classes
 from common.meta.tasks import LabelledPool
 
 PAIR_DATASETS = ("digits", "fmnist_pca32", "mnist", "fmnist")

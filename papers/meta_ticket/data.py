@@ -44,7 +44,7 @@ import torch
 
 from common.data import DataFormatError, DataMissingError, load_omniglot
 from common.data.core import search_roots
-from common.fewshot import EpisodeSampler
+from common.meta.episodes import EpisodeSampler
 
 
 @dataclass

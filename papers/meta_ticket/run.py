@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from common.fewshot import mean_ci95
+from common.meta.episodes import mean_ci95
 from common.runtime import setup
 from papers.meta_ticket import data as D
 from papers.meta_ticket.baselines import MAMLFamily

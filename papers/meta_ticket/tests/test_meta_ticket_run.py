@@ -10,7 +10,7 @@ from PIL import Image
 
 from common.config import ConfigError, apply_overrides
 from common.data import DataMissingError
-from common.fewshot import EpisodeError
+from common.meta.episodes import TaskError
 from papers.meta_ticket import data as D
 from papers.meta_ticket.config import QUICK, SMOKE, Config
 from papers.meta_ticket.run import pooled_ci95, run
@@ -100,7 +100,7 @@ def test_bad_config_fails_with_one_clear_error():
 @needs_omniglot
 def test_more_shots_than_examples_is_refused_before_training(tmp_path):
     cfg = replace(Config(), **{**QUICK, **SMOKE, "k_shot": 15, "q_query": 10, "threads": 1})
-    with pytest.raises(EpisodeError, match="20 examples"):
+    with pytest.raises(TaskError, match="20 examples"):
         run(cfg, workdir=tmp_path)
     assert list(tmp_path.iterdir()) == []
 

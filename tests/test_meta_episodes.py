@@ -1,9 +1,9 @@
-"""Episode sampler: class-disjoint splits, label remapping, determinism, impossible settings."""
+"""common.meta.episodes: task (episode) sampler, class-disjoint splits, label remapping, determinism, impossible settings."""
 
 import numpy as np
 import pytest
 
-from common.fewshot import EpisodeError, EpisodeSampler, mean_ci95, split_classes
+from common.meta.episodes import EpisodeSampler, TaskError, mean_ci95, split_classes
 
 LABELS = np.repeat(np.arange(30), 20)
 
@@ -27,7 +27,7 @@ def test_group_splits_keep_groups_whole():
 
 
 def test_explicit_overlap_rejected():
-    with pytest.raises(EpisodeError, match="shares classes"):
+    with pytest.raises(TaskError, match="shares classes"):
         split_classes(LABELS, explicit={"train": [1, 2], "test": [2, 3]})
 
 
@@ -53,12 +53,28 @@ def test_fixed_episodes_deterministic_per_seed():
 
 
 def test_impossible_settings():
-    with pytest.raises(EpisodeError, match="has 20 examples but 15-shot 10-query"):
+    with pytest.raises(TaskError, match="has 20 examples but 15-shot 10-query"):
         EpisodeSampler(LABELS, range(10), 5, 15, 10)
-    with pytest.raises(EpisodeError, match="need 5 classes"):
+    with pytest.raises(TaskError, match="need 5 classes"):
         EpisodeSampler(LABELS, range(3), 5, 1, 1)
 
 
 def test_mean_ci95():
     m, h = mean_ci95([1.0, 2.0, 3.0, 4.0])
     assert m == 2.5 and abs(h - 1.96 * np.std([1, 2, 3, 4], ddof=1) / 2) < 1e-12
+
+
+def test_task_error_is_bad_input_and_needs_no_torch():
+    """An impossible task stops a sweep with its message (bad input); naming it does not load torch."""
+    import subprocess
+    import sys
+
+    from common import sweep
+
+    assert TaskError in sweep.BAD_INPUT
+    code = "import sys; from common.meta import TaskError; import common.meta.episodes; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    from common.meta import MixturePairTaskSource, tasks
+
+    assert tasks.TaskError is TaskError and MixturePairTaskSource is tasks.MixturePairTaskSource

@@ -1,4 +1,10 @@
-"""N-way K-shot Q-query episodes over class-indexed data, with disjoint class splits.
+"""Few-shot classification tasks (episodes): class-disjoint splits, N-way K-shot Q-query sampling,
+and the 95% interval of a per-task metric.
+
+Vocabulary of ``common.meta``: a *task* is one few-shot problem (an *episode* in classification:
+N classes, K support and Q query examples each); an impossible task request (more shots than a
+class holds, overlapping splits, ...) raises :class:`TaskError` at once, which the sweep counts as
+bad input (one clear message, no run folder left).
 
 Usage::
 
@@ -18,8 +24,8 @@ from typing import Mapping, Sequence
 import numpy as np
 
 
-class EpisodeError(ValueError):
-    """An impossible episode setting (e.g. more shots than a class has examples)."""
+class TaskError(ValueError):
+    """An impossible task or episode request (e.g. more shots than a class has examples)."""
 
 
 @dataclass(frozen=True)
@@ -48,12 +54,12 @@ def split_classes(labels: Sequence[int] | np.ndarray, fractions: Mapping[str, fl
         for k, v in out.items():
             overlap = seen & set(v.tolist())
             if overlap:
-                raise EpisodeError(f"split {k!r} shares classes {sorted(overlap)[:5]} with another split")
+                raise TaskError(f"split {k!r} shares classes {sorted(overlap)[:5]} with another split")
             seen |= set(v.tolist())
         return out
     fractions = dict(fractions or {"train": 0.6, "val": 0.2, "test": 0.2})
     if any(f < 0 for f in fractions.values()) or abs(sum(fractions.values()) - 1) > 1e-6:
-        raise EpisodeError(f"split fractions must be >= 0 and sum to 1, got {fractions}")
+        raise TaskError(f"split fractions must be >= 0 and sum to 1, got {fractions}")
     rng = np.random.default_rng(seed)
     if groups is not None:
         group_names = sorted(set(groups[c] for c in classes))
@@ -79,15 +85,15 @@ class EpisodeSampler:
         self.classes = np.asarray(sorted(set(np.asarray(classes).tolist())), dtype=np.int64)
         self.n_way, self.k_shot, self.q_query = int(n_way), int(k_shot), int(q_query)
         if self.n_way < 1 or self.k_shot < 1 or self.q_query < 0:
-            raise EpisodeError(f"need n_way >= 1, k_shot >= 1, q_query >= 0; got {n_way}, {k_shot}, {q_query}")
+            raise TaskError(f"need n_way >= 1, k_shot >= 1, q_query >= 0; got {n_way}, {k_shot}, {q_query}")
         if len(self.classes) < self.n_way:
-            raise EpisodeError(f"{self.n_way}-way episodes need {self.n_way} classes, the split has {len(self.classes)}")
+            raise TaskError(f"{self.n_way}-way episodes need {self.n_way} classes, the split has {len(self.classes)}")
         self.by_class = {int(c): np.flatnonzero(labels == c) for c in self.classes}
         need = self.k_shot + self.q_query
         small = [(c, len(ix)) for c, ix in self.by_class.items() if len(ix) < need]
         if small:
             c, n = small[0]
-            raise EpisodeError(f"class {c} has {n} examples but {self.k_shot}-shot {self.q_query}-query "
+            raise TaskError(f"class {c} has {n} examples but {self.k_shot}-shot {self.q_query}-query "
                                f"episodes need {need} per class ({len(small)} classes too small)")
 
     def sample(self, rng: np.random.Generator) -> Episode:
