@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Sequence
 
 from common import config as C
+from common import registry as REG
 from common import report as REP
 from common import results as R
 from common import sweep as S
@@ -40,9 +41,9 @@ def reproduce(paper_name: str, profile: str = "quick", executor: str = "serial",
               cli_overrides: dict | None = None, runs_root: Path | None = None,
               results_root: Path | None = None, update_readme: bool = True) -> S.SweepReport:
     """Run a paper's tables for a profile, aggregate, make figures and evaluate its claims."""
-    slug = S.normalise_slug(paper_name)
+    slug = REG.normalise_slug(paper_name)
     check_profile_device(profile, executor, allow_cpu_full)
-    paper = S.load_paper(slug)
+    paper = REG.load_paper(slug)
     all_tables = paper.tables()
     chosen = list(tables) if tables else all_tables
     unknown = [t for t in chosen if t not in all_tables]
@@ -100,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.cmd == "list":
-            for slug in S.available_papers():
+            for slug in REG.available_papers():
                 print(slug.replace("_", "-"))
             return 0
         if args.cmd == "results":
@@ -118,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def paper_main(slug: str, argv: Sequence[str] | None = None) -> int:
     """The CLI of ``python -m papers.<slug>.run``: one run, or a table sweep with ``--table``."""
-    paper = S.load_paper(slug)
+    paper = REG.load_paper(slug)
     parser = argparse.ArgumentParser(
         prog=f"python -m papers.{slug}.run",
         description=(f"Run {slug}. Without --table: one run of the config (defaults < profile < flags), "

@@ -1,4 +1,4 @@
-"""Tables -> cells -> runs: expansion of ``papers/<slug>/tables/*.yaml`` and the executors.
+"""Tables -> cells -> runs: expansion of ``papers/<slug>/tables/*.yaml`` and the execution of a cell.
 
 Table file format (every key but ``profiles`` optional)::
 
@@ -19,21 +19,34 @@ Table file format (every key but ``profiles`` optional)::
 
 A profile may replace grid axes (``grid``), add ``settings``, ``cells`` and ``overrides``.
 Precedence: defaults < QUICK < table settings < cell (grid, cells, overrides) < CLI.
+
+How cells are run (serial, local processes, Slurm) is :mod:`common.executors`; which papers exist
+is :mod:`common.registry`.
+
+Bad input, one path. A request that cannot run (missing or corrupt data, an impossible setting)
+is not a failed experiment. Papers signal it by raising :class:`common.config.ConfigError`
+(impossible setting, in ``Config.validate()`` or at run time), or an error of the data family
+:class:`common.data.DataMissingError` / :class:`common.data.DataFormatError` /
+:class:`common.data.ChecksumError` (and task/episode errors of ``common.meta``). Every one of
+these, in any cell and under any executor, stops the sweep at once: no further cell is started,
+the cell's fresh folder is removed (with its table folder when that is left empty), and the
+command line prints one ``error: ...`` line and exits with status 2. Any other exception is a
+failed cell: the sweep goes on, the folder keeps ``log.txt`` and a ``failed`` marker, and the
+failures are listed at the end (exit status 1).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
 import itertools
 import logging
 import os
+import pickle
 import shutil
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -41,15 +54,8 @@ import yaml
 
 from common import config as C
 from common import results as R
-
-
-def papers_dir() -> Path:
-    """Folder of paper packages (``REPRO_PAPERS_DIR`` lets tests point at a fixture package)."""
-    return Path(os.environ.get("REPRO_PAPERS_DIR") or R.REPO_ROOT / "papers")
-
-
-def papers_package() -> str:
-    return os.environ.get("REPRO_PAPERS_PACKAGE") or "papers"
+from common.executors import EXECUTORS, PUBLIC_EXECUTORS, ExecOptions, Outcome, SlurmOptions, SweepReport
+from common.registry import Paper, SweepError, load_paper
 
 TABLE_KEYS = {"title", "description", "settings", "grid", "cells", "overrides", "setting_keys",
               "profiles", "figure"}
@@ -57,70 +63,24 @@ PROFILE_KEYS = {"seeds", "settings", "grid", "cells", "overrides"}
 LABEL_EXCLUDE = {"dataset", "method", "seed"}
 
 
-class SweepError(ValueError):
-    """A table file, paper name or sweep option that cannot be used."""
-
-
 def _bad_input_errors() -> tuple[type[BaseException], ...]:
-    from common.data.core import ChecksumError, DataFormatError, DataMissingError
-    from common.fewshot import EpisodeError
+    import common.data.core as D
+    from common.meta.tasks import TaskError
 
-    return (C.ConfigError, DataMissingError, DataFormatError, ChecksumError, EpisodeError, SweepError)
+    errors: list[type[BaseException]] = [C.ConfigError, SweepError, TaskError]
+    errors += [getattr(D, n) for n in ("DataError", "DataMissingError", "DataFormatError", "ChecksumError")
+               if hasattr(D, n)]
+    try:
+        from common.fewshot import EpisodeError
+
+        errors.append(EpisodeError)
+    except ImportError:  # folded into common.meta
+        pass
+    return tuple(errors)
 
 
-#: Errors that mean the request itself cannot run (missing data, impossible setting): a sweep stops at
-#: the first one with its message, and the cell's folder is removed.
+#: Errors that mean the request itself cannot run (see "Bad input, one path" above).
 BAD_INPUT = _bad_input_errors()
-
-
-# --------------------------------------------------------------------------------------
-# Papers and their modules.
-
-
-def available_papers() -> list[str]:
-    """Slugs of paper folders that have a run.py."""
-    root = papers_dir()
-    return sorted(p.name for p in root.iterdir() if (p / "run.py").is_file()) if root.is_dir() else []
-
-
-def normalise_slug(name: str) -> str:
-    """Accept 'graph-ssad' or 'graph_ssad'; raise with the list of papers when unknown."""
-    slug = name.strip().replace("-", "_")
-    papers = available_papers()
-    if slug not in papers:
-        listing = ", ".join(p.replace("_", "-") for p in papers) or "(none yet)"
-        raise SweepError(f"unknown paper {name!r}; available: {listing}")
-    return slug
-
-
-@dataclass
-class Paper:
-    slug: str
-    config_module: Any
-    config_cls: type
-    run_fn: Callable[..., Any]
-    run_module: Any
-
-    @property
-    def tables_dir(self) -> Path:
-        return papers_dir() / self.slug / "tables"
-
-    def tables(self) -> list[str]:
-        return sorted(p.stem for p in self.tables_dir.glob("*.yaml"))
-
-
-def load_paper(slug: str) -> Paper:
-    cfg_mod = importlib.import_module(f"{papers_package()}.{slug}.config")
-    run_mod = importlib.import_module(f"{papers_package()}.{slug}.run")
-    config_cls = getattr(cfg_mod, "Config", None)
-    if config_cls is None or not dataclasses.is_dataclass(config_cls):
-        raise SweepError(f"papers/{slug}/config.py must define a dataclass named Config")
-    if not config_cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
-        raise SweepError(f"papers/{slug}/config.py: Config must be a frozen dataclass")
-    run_fn = getattr(run_mod, "run", None)
-    if not callable(run_fn):
-        raise SweepError(f"papers/{slug}/run.py must define run(cfg, workdir=None) -> rows")
-    return Paper(slug, cfg_mod, config_cls, run_fn, run_mod)
 
 
 # --------------------------------------------------------------------------------------
@@ -323,32 +283,33 @@ def execute_cell(cell: Cell, threads: int = 0) -> str:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _execute_cell_worker(cell: Cell, threads: int) -> tuple[str, str]:
-    os.environ["REPRO_THREADS"] = str(threads)
-    return cell.run_id, execute_cell(cell, threads)
+def cell_worker(cell: Cell, threads: int = 0) -> Outcome:
+    """Run one cell (in this process or a worker/Slurm job) and say how it ended; never raises for
+    an ordinary exception, so that every executor sees the same outcomes."""
+    if threads:
+        os.environ["REPRO_THREADS"] = str(threads)
+    try:
+        return Outcome(execute_cell(cell, threads))
+    except BAD_INPUT as exc:
+        try:
+            pickle.dumps(exc)
+            err: BaseException = exc
+        except Exception:  # an error class that cannot cross processes: keep its message
+            err = SweepError(str(exc))
+        return Outcome("bad_input", f"{type(exc).__name__}: {exc}", err)
+    except Exception as exc:
+        return Outcome("failed", f"{type(exc).__name__}: {exc}")
 
 
 # --------------------------------------------------------------------------------------
-# Executors.
+# Running the cells of a sweep.
 
 
-@dataclass
-class SweepReport:
-    ran: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _progress(total: int, desc: str):
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc=desc, unit="cell", dynamic_ncols=True,
-                disable=os.environ.get("REPRO_PROGRESS", "1") == "0")
-
-
-def run_cells(cells: Sequence[Cell], executor: str = "serial", jobs: int = 0,
-              desc: str = "cells", slurm: Mapping[str, Any] | None = None) -> SweepReport:
-    """Run every unfinished cell; finished ones (``done`` present) are skipped."""
+def run_cells(cells: Sequence[Cell], executor: str = "serial", jobs: int = 0, desc: str = "cells",
+              slurm: SlurmOptions | None = None) -> SweepReport:
+    """Run every unfinished cell with ``executor``; finished ones (``done`` present) are skipped."""
+    if executor not in EXECUTORS:
+        raise SweepError(f"unknown executor {executor!r}; valid: {', '.join(PUBLIC_EXECUTORS)}")
     report = SweepReport()
     todo = []
     for cell in cells:
@@ -358,72 +319,8 @@ def run_cells(cells: Sequence[Cell], executor: str = "serial", jobs: int = 0,
             todo.append(cell)
     if not todo:
         return report
-    ncpu = os.cpu_count() or 1
-    if executor == "serial":
-        bar = _progress(len(todo), desc)
-        for cell in todo:
-            bar.set_postfix_str(cell.label()[-60:])
-            try:
-                execute_cell(cell)
-                report.ran.append(cell.run_id)
-            except BAD_INPUT:
-                bar.close()
-                raise
-            except Exception as exc:  # keep going; report at the end
-                report.failed.append((cell.label(), f"{type(exc).__name__}: {exc}"))
-            bar.update(1)
-        bar.close()
-    elif executor == "local":
-        workers = jobs or ncpu
-        threads = max(1, ncpu // workers)
-        import multiprocessing as mp
-
-        bar = _progress(len(todo), desc)
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futs = {pool.submit(_execute_cell_worker, cell, threads): cell for cell in todo}
-            for fut in as_completed(futs):
-                cell = futs[fut]
-                try:
-                    fut.result()
-                    report.ran.append(cell.run_id)
-                except Exception as exc:
-                    report.failed.append((cell.label(), f"{type(exc).__name__}: {exc}"))
-                bar.update(1)
-        bar.close()
-    elif executor in ("slurm", "submitit-local", "submitit-debug"):
-        report = _run_submitit(todo, report, executor, jobs, slurm or {})
-    else:
-        raise SweepError(f"unknown executor {executor!r}; valid: serial, local, slurm")
-    return report
-
-
-def _run_submitit(todo: Sequence[Cell], report: SweepReport, executor: str, jobs: int,
-                  slurm: Mapping[str, Any]) -> SweepReport:
-    """Slurm job array through submitit (``submitit-local``/``-debug`` run the same path here)."""
-    import submitit
-
-    folder = R.runs_root() / "_submitit" / todo[0].paper / "%j"
-    cluster = {"slurm": "slurm", "submitit-local": "local", "submitit-debug": "debug"}[executor]
-    ex = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
-    params = {"timeout_min": int(slurm.get("timeout_min", os.environ.get("SLURM_TIMEOUT_MIN", 240))),
-              "name": f"repro-{todo[0].paper}"}
-    if cluster == "slurm":
-        params["slurm_array_parallelism"] = jobs or 64
-        if os.environ.get("SLURM_PARTITION"):
-            params["slurm_partition"] = os.environ["SLURM_PARTITION"]
-        gpus = int(slurm.get("gpus_per_node", os.environ.get("SLURM_GPUS", 0)) or 0)
-        if gpus:
-            params["gpus_per_node"] = gpus
-        params["cpus_per_task"] = int(os.environ.get("SLURM_CPUS", 4))
-    ex.update_parameters(**params)
-    jobs_ = ex.map_array(_execute_cell_worker, list(todo), [0] * len(todo))
-    bar = _progress(len(jobs_), f"{todo[0].paper} ({executor})")
-    for cell, job in zip(todo, jobs_):
-        try:
-            job.result()
-            report.ran.append(cell.run_id)
-        except Exception as exc:
-            report.failed.append((cell.label(), f"{type(exc).__name__}: {exc}"))
-        bar.update(1)
-    bar.close()
+    first = todo[0]
+    opts = ExecOptions(jobs=jobs, desc=desc, slurm=slurm or SlurmOptions().resolved(first.profile, jobs),
+                       folder=str(Path(first.runs_root or R.runs_root()) / "_submitit" / first.paper))
+    report.extend(EXECUTORS[executor](todo, cell_worker, opts))
     return report

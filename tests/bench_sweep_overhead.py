@@ -18,10 +18,11 @@ def main() -> float:
     os.environ.update({"REPRO_PAPERS_DIR": str(repo / "tests" / "fixture_papers"),
                        "REPRO_PAPERS_PACKAGE": "tests.fixture_papers", "REPRO_RUNS": str(tmp / "runs"),
                        "REPRO_RESULTS": str(tmp / "results"), "REPRO_PROGRESS": "0"})
+    from common import registry as REG
     from common import report as REP
     from common import sweep as S
 
-    paper = S.load_paper("digits_logreg")
+    paper = REG.load_paper("digits_logreg")
     S.run_cells(S.expand_table(paper, "overhead", "full"))  # warm-up: imports (torch) happen once
     t0 = time.perf_counter()
     cells = S.expand_table(paper, "overhead", "quick")

@@ -10,13 +10,14 @@ from collections import Counter
 import pytest
 
 from common import config as C
+from common import registry as REG
 from common import sweep as S
 from common.cli import UsageError, reproduce
 from tests.conftest import FIXTURE_RUNS, REPO, subprocess_env
 
 
 def _t1_cells(profile="quick", **kw):
-    return S.expand_table(S.load_paper("digits_logreg"), "t1", profile, **kw)
+    return S.expand_table(REG.load_paper("digits_logreg"), "t1", profile, **kw)
 
 
 def test_expansion_and_precedence(fixture_env):
@@ -85,7 +86,7 @@ def test_killed_sweep_resumes_only_missing_cells(fixture_env, tmp_path):
 
 def test_failed_cell_leaves_no_done_and_reruns(fixture_env, tmp_path, monkeypatch):
     cells = _t1_cells(seeds=[0])
-    paper = S.load_paper("digits_logreg")
+    paper = REG.load_paper("digits_logreg")
 
     def boom(cfg, workdir=None):
         raise RuntimeError("injected")
@@ -168,7 +169,7 @@ def test_cli_exit_codes(tmp_path):
 def test_missing_data_stops_the_sweep_and_leaves_nothing(fixture_env, tmp_path, monkeypatch):
     from common.data import DataMissingError
 
-    paper = S.load_paper("digits_logreg")
+    paper = REG.load_paper("digits_logreg")
 
     def no_data(cfg, workdir=None):
         raise DataMissingError("dataset 'digits' not found: needed x in one of ...")
