@@ -39,7 +39,7 @@ def check_profile_device(profile: str, executor: str, allow_cpu_full: bool) -> N
 def reproduce(paper_name: str, profile: str = "quick", executor: str = "serial", seeds: str | None = None,
               jobs: int = 0, tables: Sequence[str] | None = None, allow_cpu_full: bool = False,
               cli_overrides: dict | None = None, runs_root: Path | None = None,
-              results_root: Path | None = None, update_readme: bool = True) -> S.SweepReport:
+              results_root: Path | None = None, update_readme: bool = True, fresh: bool = False) -> S.SweepReport:
     """Run a paper's tables for a profile, aggregate, make figures and evaluate its claims."""
     slug = REG.normalise_slug(paper_name)
     check_profile_device(profile, executor, allow_cpu_full)
@@ -55,10 +55,7 @@ def reproduce(paper_name: str, profile: str = "quick", executor: str = "serial",
     t0 = time.time()
     report = S.SweepReport()
     for table, cells in cells_by_table.items():
-        rep = S.run_cells(cells, executor, jobs, desc=f"{slug}/{table} [{profile}]")
-        report.ran += rep.ran
-        report.skipped += rep.skipped
-        report.failed += rep.failed
+        report.extend(S.run_cells(cells, executor, jobs, desc=f"{slug}/{table} [{profile}]", fresh=fresh))
     folders = {t: [c.dir for c in cells] for t, cells in cells_by_table.items()}
     written = REP.aggregate(slug, profile, folders, results_root)
     out_dir = (results_root or R.results_root()) / slug / profile
@@ -72,6 +69,9 @@ def reproduce(paper_name: str, profile: str = "quick", executor: str = "serial",
           f"{len(report.failed)} failed, {time.time() - t0:.1f}s; results in {out_dir}")
     for v in verdicts:
         print(f"  claim {v['id']}: {v['status']:12s} {v['evidence']}")
+    if report.stale:
+        print(f"  {len(report.stale)} finished cells were made by an older commit of common/ + papers/{slug}/ "
+              f"(now {S.code_sha(slug)}) and were kept; FRESH=1 (--fresh) reruns them.")
     for label, err in report.failed:
         print(f"  FAILED {label}: {err}", file=sys.stderr)
     return report
@@ -88,6 +88,8 @@ def _common_sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-cpu-full", action="store_true",
                    default=os.environ.get("ALLOW_CPU_FULL", "0") == "1", help="let PROFILE=full run without CUDA")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="config override on top of every cell")
+    p.add_argument("--fresh", action="store_true", default=os.environ.get("FRESH", "0") == "1",
+                   help="rerun finished cells made by an older commit of the paper's code (FRESH=1)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         report = reproduce(args.paper, args.profile, args.executor, args.seeds, args.jobs,
                            args.tables.split(",") if args.tables else None, args.allow_cpu_full,
-                           C.parse_set_pairs(args.set))
+                           C.parse_set_pairs(args.set), fresh=args.fresh)
         return 1 if report.failed else 0
     except (*S.BAD_INPUT, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -133,7 +135,7 @@ def paper_main(slug: str, argv: Sequence[str] | None = None) -> int:
         overrides = {**C.parse_set_pairs(args.set), **C.cli_overrides(args)}
         if args.table:
             report = reproduce(slug, args.profile, args.executor, args.seeds, args.jobs, [args.table],
-                               args.allow_cpu_full, overrides)
+                               args.allow_cpu_full, overrides, fresh=args.fresh)
             return 1 if report.failed else 0
         check_profile_device(args.profile, "serial", args.allow_cpu_full)
         cfg = C.resolve(paper.config_cls, paper.config_module, args.profile, cli=overrides)

@@ -253,6 +253,22 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return json.loads(json.dumps(dataclasses.asdict(cfg)))
 
 
+#: Field metadata of a setting that cannot change a run's result (a download switch, a log
+#: interval): ``x: bool = field(default=False, metadata=EXECUTION_ONLY)``. Such fields are left
+#: out of the ``run_id``, so changing them reuses finished cells. Thread count, device and
+#: ``deterministic`` are *not* execution-only: they change the floating-point result.
+EXECUTION_ONLY = {"execution_only": True}
+
+
+def result_dict(cfg: Any) -> dict[str, Any]:
+    """:func:`to_dict` without the execution-only fields: what a ``run_id`` hashes."""
+    out = to_dict(cfg)
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get("execution_only"):
+            out.pop(f.name, None)
+    return out
+
+
 # --------------------------------------------------------------------------------------
 # Generated command line.
 

@@ -40,6 +40,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import itertools
+import json
 import logging
 import os
 import pickle
@@ -100,7 +101,7 @@ class Cell:
 
     def __post_init__(self) -> None:
         if not self.run_id:
-            self.run_id = R.make_run_id(self.paper, self.table, self.profile, C.to_dict(self.config))
+            self.run_id = R.make_run_id(self.paper, self.table, self.profile, C.result_dict(self.config))
 
     @property
     def dir(self) -> Path:
@@ -233,7 +234,7 @@ def execute_cell(cell: Cell, threads: int = 0) -> str:
     for stale in ("metrics.csv", "failed"):
         (folder / stale).unlink(missing_ok=True)
     meta = {"paper": cell.paper, "table": cell.table, "profile": cell.profile, "run_id": cell.run_id,
-            "cell": cell.values, "setting": cell.setting}
+            "cell": cell.values, "setting": cell.setting, "git_sha": code_sha(cell.paper)}
     R.write_json_atomic(folder / "config.json", {"meta": meta, "config": C.to_dict(cell.config)})
     cfg = cell.config
     if threads and getattr(cfg, "threads", 0) == 0 and hasattr(cfg, "threads"):
@@ -261,7 +262,7 @@ def execute_cell(cell: Cell, threads: int = 0) -> str:
         if dev == "auto":
             dev = "cuda" if torch.cuda.is_available() else "cpu"
         prov = {"paper": cell.paper, "table": cell.table, "profile": cell.profile,
-                "run_id": cell.run_id, "git_sha": R.git_sha(("common", f"papers/{cell.paper}")), "torch": torch.__version__,
+                "run_id": cell.run_id, "git_sha": code_sha(cell.paper), "torch": torch.__version__,
                 "device": device_name(dev), "wall_s": round(wall, 3), "finished_at": R.now_iso()}
         rows = R.normalise_rows(raw, defaults, prov)
         R.write_csv_atomic(folder / "metrics.csv", rows, R.RUN_COLUMNS)
@@ -302,18 +303,63 @@ def cell_worker(cell: Cell, threads: int = 0) -> Outcome:
 
 
 # --------------------------------------------------------------------------------------
+# Stale cells: finished by an older commit of the code a paper imports.
+
+
+def code_sha(slug: str) -> str:
+    """The commit of the code a paper's runs import (``git log -1 -- common papers/<slug>``)."""
+    return R.git_sha(("common", f"papers/{slug}"))
+
+
+def cell_sha(folder: Path) -> str:
+    """The code commit recorded by a finished cell ('' when unknown)."""
+    try:
+        return str(json.loads((folder / "config.json").read_text(encoding="utf-8"))["meta"]["git_sha"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        rows = R.read_csv(folder / "metrics.csv")
+    except OSError:
+        return ""
+    return rows[0].get("git_sha", "") if rows else ""
+
+
+def same_commit(a: str, b: str) -> bool:
+    """Two recorded shas name the same code (abbreviations of different length allowed)."""
+    a0, b0 = a.removesuffix("+dirty"), b.removesuffix("+dirty")
+    if not a0 or not b0 or "unknown" in (a0, b0) or a.endswith("+dirty") != b.endswith("+dirty"):
+        return False
+    return min(len(a0), len(b0)) >= 7 and (a0.startswith(b0) or b0.startswith(a0))
+
+
+def is_stale(cell: Cell) -> bool:
+    """A finished cell whose code commit differs from the current one (never when git is unavailable)."""
+    current = code_sha(cell.paper)
+    return current != "unknown" and not same_commit(cell_sha(cell.dir), current)
+
+
+# --------------------------------------------------------------------------------------
 # Running the cells of a sweep.
 
 
 def run_cells(cells: Sequence[Cell], executor: str = "serial", jobs: int = 0, desc: str = "cells",
-              slurm: SlurmOptions | None = None) -> SweepReport:
-    """Run every unfinished cell with ``executor``; finished ones (``done`` present) are skipped."""
+              slurm: SlurmOptions | None = None, fresh: bool = False) -> SweepReport:
+    """Run every unfinished cell with ``executor``; finished ones (``done`` present) are skipped.
+
+    A finished cell made by another commit of ``common/`` + ``papers/<slug>/`` is *stale*: it is
+    kept and counted in ``report.stale``, or rerun in place when ``fresh`` (``FRESH=1``)."""
     if executor not in EXECUTORS:
         raise SweepError(f"unknown executor {executor!r}; valid: {', '.join(PUBLIC_EXECUTORS)}")
     report = SweepReport()
     todo = []
     for cell in cells:
         if R.is_done(cell.dir):
+            if is_stale(cell):
+                if fresh:
+                    (cell.dir / "done").unlink(missing_ok=True)
+                    todo.append(cell)
+                    continue
+                report.stale.append(cell.run_id)
             report.skipped.append(cell.run_id)
         else:
             todo.append(cell)

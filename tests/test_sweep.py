@@ -179,3 +179,44 @@ def test_missing_data_stops_the_sweep_and_leaves_nothing(fixture_env, tmp_path, 
         S.run_cells(_t1_cells(seeds=[0]))
     leftovers = list((tmp_path / "runs" / "digits_logreg" / "t1").glob("*")) if (tmp_path / "runs").exists() else []
     assert leftovers == []
+
+
+def test_run_id_ignores_execution_only_fields_but_not_threads():
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Cfg(C.BaseConfig):
+        lr: float = 0.1
+        download: bool = dataclasses.field(default=False, metadata=C.EXECUTION_ONLY)
+
+    def rid(**kw):
+        return S.Cell("p", "t", "quick", Cfg(**kw), {}, "default").run_id
+
+    assert rid() == rid(download=True)  # cannot change the result: same cell
+    assert rid() != rid(lr=0.2)
+    assert rid() != rid(threads=2)  # thread count changes float summation order: a different cell
+    assert "download" not in C.result_dict(Cfg()) and "threads" in C.result_dict(Cfg())
+
+
+def test_stale_cells_are_counted_and_fresh_reruns_them(fixture_env):
+    import json
+
+    cells = _t1_cells(seeds=[0])
+    assert len(S.run_cells(cells).ran) == 2
+    old = cells[0].dir / "config.json"
+    cfg = json.loads(old.read_text())
+    cfg["meta"]["git_sha"] = "0123456789"  # as if made by another commit of the paper's code
+    old.write_text(json.dumps(cfg))
+    report = S.run_cells(cells)
+    assert report.stale == [cells[0].run_id] and report.ran == [] and len(report.skipped) == 2
+    report = S.run_cells(cells, fresh=True)
+    assert report.ran == [cells[0].run_id] and report.stale == []
+    assert S.cell_sha(cells[0].dir) == S.code_sha("digits_logreg")
+    assert S.run_cells(cells, fresh=True).ran == []  # nothing stale any more
+
+
+def test_same_commit_rules():
+    assert S.same_commit("abcdef1234", "abcdef1")  # abbreviations of different length
+    assert not S.same_commit("abcdef1234", "abcdef1234+dirty")
+    assert S.same_commit("abcdef1234+dirty", "abcdef1234+dirty")
+    assert not S.same_commit("", "abcdef1234") and not S.same_commit("abcdef1234", "bbcdef1234")
