@@ -28,7 +28,7 @@ def isolated_roots(tmp_path, monkeypatch):
     """Search only tmp folders: REPRO_DATA -> tmp/a:tmp/b, data/ -> tmp/data."""
     monkeypatch.setenv("REPRO_DATA", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
     monkeypatch.setattr(core, "DATA_DIR", tmp_path / "data")
-    monkeypatch.delenv("REPRO_DOWNLOAD", raising=False)
+    monkeypatch.setenv("REPRO_OFFLINE", "1")
     for fn in (images.load_fashion_mnist, images.load_mnist, images.load_omniglot):
         fn.cache_clear()
     yield tmp_path
@@ -48,7 +48,8 @@ def test_missing_dataset_message_names_dataset_paths_and_how(isolated_roots, mon
     msg = str(exc.value)
     assert "'fashion_mnist' not found" in msg
     assert str(isolated_roots / "a" / "fashion_mnist") in msg and str(isolated_roots / "data" / "fashion_mnist") in msg
-    assert "apt-get install dataset-fashion-mnist" in msg and "REPRO_DOWNLOAD=1" in msg
+    assert "apt-get install dataset-fashion-mnist" in msg and "REPRO_OFFLINE=1" in msg
+    assert images.FASHION_RESOURCES[0].url in msg and "REPRO_DATA" in msg
 
 
 def test_first_root_with_all_files_wins(isolated_roots):
@@ -149,7 +150,7 @@ def test_omniglot_official_layout_and_truncated_zip(isolated_roots):
     assert ds.classes[0] == "Alpha0/character01" and np.bincount(ds.y).tolist() == [4] * 6
     assert float(ds.x.max()) <= 1e-6  # all-white images -> no ink
     _omniglot_zip(folder / "images_evaluation.zip", truncate=True)
-    with pytest.raises(DataFormatError, match="not a readable zip"):
+    with pytest.raises(DataFormatError, match="images_evaluation.zip.*truncated or corrupt"):
         load_omniglot("evaluation")
 
 
@@ -168,9 +169,10 @@ def test_digits():
     assert ds.x.shape == (1797, 8, 8) and ds.x.max() == 16 and len(np.unique(ds.y)) == 10
 
 
-def test_registry_lists_names():
-    with pytest.raises(KeyError, match="registered: digits, fashion_mnist, mnist, omniglot"):
-        core.load("cifar11")
+def test_registry_holds_the_shared_datasets():
+    assert {"digits", "fashion_mnist", "mnist", "omniglot", "omniglot_small", "cifar10", "cifar100",
+            "cifar10_subset"} <= set(core.REGISTRY)
+    assert all(info.locate is not None for info in core.REGISTRY.values())
 
 
 # ---- the real shared datasets (skip where absent) ----

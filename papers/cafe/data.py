@@ -1,8 +1,9 @@
 """Data for the CAFe reproduction: clean source sets, corrupted test streams, full-profile loaders.
 
 Quick profile (real data available offline):
-- ``cifar10sub``: the real CIFAR-10 images of ``$REPRO_DATA/cifar10_subset`` (5,000 train = 500/class,
-  10,000 test), stored there as JPEG (quality ~75) re-encodings, not the original PNG-equivalent pixels.
+- ``cifar10sub``: the CIFAR-10 subset of ``common.data.cifar`` (5,000 train = 500/class, 10,000 test),
+  JPEG (quality 75) re-encodings, not the original PNG-equivalent pixels; read from the offline copy
+  ``$REPRO_DATA/cifar10_subset`` or cut from the official archive (same images).
 - ``fmnist``: full Fashion-MNIST (60k/10k, Debian package ``dataset-fashion-mnist``), zero-padded to
   32x32 and replicated to 3 channels so the same CIFAR-10-C corruption code applies.
 Both are corrupted here into a CIFAR-10-C-style benchmark (``corruptions.py``), cached under
@@ -11,36 +12,41 @@ Both are corrupted here into a CIFAR-10-C-style benchmark (``corruptions.py``), 
 Full profile (the paper's benchmarks; not on this machine):
 - CIFAR-10-C / CIFAR-100-C in the standard layout ``<root>/CIFAR-10-C/<corruption>.npy`` (uint8,
   (50000, 32, 32, 3): severities 1..5 stacked, 10,000 each) and ``labels.npy``;
-- the clean training sets in the official *binary* layout (no pickles):
-  ``cifar-10-batches-bin/data_batch_{1..5}.bin`` (records of 1 label byte + 3072 pixel bytes),
-  ``cifar-100-binary/train.bin`` (coarse byte, fine byte, 3072 pixel bytes);
+- the clean training sets from the official CIFAR-10 / CIFAR-100 archives (``common.data.cifar``:
+  binary or python version, extracted or not; downloaded and MD5-verified on first use);
 - ImageNet-C as ``<root>/ImageNet-C/<corruption>/<severity>/<wnid>/*.JPEG`` and an ImageNet training
   folder ``<root>/imagenet/train/<wnid>/*.JPEG`` for the pre-computed source statistics.
 """
 
 from __future__ import annotations
 
-import io
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from common.data import DataFormatError, find_files, load_fashion_mnist
+from common.data import DataFormatError, find_dir, find_files, load_cifar, load_fashion_mnist
+from common.data import load_cifar10_subset as _load_subset
+from common.data.core import reading, register_dataset, uses
 
 from .corruptions import CORRUPTIONS, corrupt_batch
 
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 QUICK_DATASETS = {"cifar10sub": "CIFAR-10 subset (JPEG), 5k train / 10k test",
                   "fmnist": "Fashion-MNIST full 60k / 10k, padded to 32x32 RGB"}
 FULL_DATASETS = {"cifar10": 10, "cifar100": 100, "imagenet": 1000}
-CIFAR_SUB_HOW = ("the offline copy lives in the shared data folder (cifar10_subset/, see its SOURCE.md); "
-                 "set REPRO_DATA to the folder that contains cifar10_subset/")
 CIFAR_C_HOW = ("download CIFAR-10-C / CIFAR-100-C from https://zenodo.org/record/2535967 and "
                "https://zenodo.org/record/3555552, untar into $REPRO_DATA/")
-CIFAR_BIN_HOW = ("download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz (or cifar-100-binary.tar.gz) "
-                 "and untar into $REPRO_DATA/")
 IMAGENET_C_HOW = "download ImageNet-C from https://zenodo.org/record/2235448 and untar into $REPRO_DATA/ImageNet-C/"
+IMAGENET_HOW = "place (a class-balanced subset of) the ImageNet-1k training images in $REPRO_DATA/imagenet/train/"
+
+uses("cafe", "cifar10_subset", "fashion_mnist", "cifar10", "cifar100")
+for _name, _folder in (("cifar10_c", "CIFAR-10-C"), ("cifar100_c", "CIFAR-100-C")):
+    register_dataset(_name, f"{_folder}: 15 corruptions x 5 severities, <corruption>.npy + labels.npy (full)",
+                     CIFAR_C_HOW, paper="cafe",
+                     locate=lambda f=_folder: find_dir(f, [f], "labels.npy", CIFAR_C_HOW))
+register_dataset("imagenet_c", "ImageNet-C <corruption>/<severity>/<wnid>/*.JPEG (full)", IMAGENET_C_HOW, paper="cafe",
+                 locate=lambda: find_dir("ImageNet-C", ["ImageNet-C"], "gaussian_noise", IMAGENET_C_HOW))
+register_dataset("imagenet", "ImageNet-1k training images train/<wnid>/*.JPEG, source statistics (full)",
+                 IMAGENET_HOW, paper="cafe", locate=lambda: imagenet_train_folder())
 
 
 def num_classes(dataset: str) -> int:
@@ -50,17 +56,9 @@ def num_classes(dataset: str) -> int:
 # ------------------------------------------------------------------ quick-profile clean sets
 
 def load_cifar10_subset(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 32, 32, 3) uint8 images and int64 labels from the shared JPEG zips."""
-    if split not in ("train", "test"):
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    name = "cifar10_train_5000_jpg.zip" if split == "train" else "cifar10_test_10000_jpg.zip"
-    _, (zpath,) = find_files("cifar10_subset", ["cifar10_subset"], [name], how=CIFAR_SUB_HOW)
-    from PIL import Image
-    with zipfile.ZipFile(zpath) as z:
-        names = sorted(n for n in z.namelist() if n.endswith(".jpg"))
-        x = np.stack([np.asarray(Image.open(io.BytesIO(z.read(n))).convert("RGB")) for n in names])
-    y = np.array([CIFAR10_CLASSES.index(n.split("/")[1]) for n in names], dtype=np.int64)
-    return x, y
+    """(N, 32, 32, 3) uint8 images and int64 labels of the quick-profile CIFAR-10 subset."""
+    ds = _load_subset(split)
+    return ds.x, ds.y
 
 
 def load_fmnist32(split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -83,25 +81,11 @@ def load_clean(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
 # ------------------------------------------------------------------ full-profile loaders
 
 def load_cifar_binary(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """CIFAR-10/100 from the official binary version (fixed-size records, no pickle)."""
-    if dataset == "cifar10":
-        names = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
-        sub, lead = ["cifar-10-batches-bin"], 1
-    elif dataset == "cifar100":
-        names, sub, lead = [f"{split}.bin"], ["cifar-100-binary"], 2
-    else:
+    """Official CIFAR-10/100 (``common.data.cifar``): (N, 32, 32, 3) uint8, int64 (fine) labels."""
+    if dataset not in ("cifar10", "cifar100"):
         raise ValueError(f"dataset must be cifar10 or cifar100, got {dataset!r}")
-    _, paths = find_files(dataset, sub, names, how=CIFAR_BIN_HOW)
-    rec = lead + 3072
-    xs, ys = [], []
-    for p in paths:
-        raw = np.fromfile(p, dtype=np.uint8)
-        if raw.size % rec:
-            raise DataFormatError(f"{p}: size {raw.size} is not a multiple of the {rec}-byte record")
-        raw = raw.reshape(-1, rec)
-        ys.append(raw[:, lead - 1].astype(np.int64))
-        xs.append(raw[:, lead:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-    return np.concatenate(xs), np.concatenate(ys)
+    ds = load_cifar(dataset, split)
+    return ds.x, ds.y
 
 
 def load_cifar_c(dataset: str, corruption: str, severity: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,8 +96,10 @@ def load_cifar_c(dataset: str, corruption: str, severity: int) -> tuple[np.ndarr
         raise ValueError(f"severity must be 1..5, got {severity}")
     folder = {"cifar10": "CIFAR-10-C", "cifar100": "CIFAR-100-C"}[dataset]
     _, (xp, yp) = find_files(folder, [folder], [f"{corruption}.npy", "labels.npy"], how=CIFAR_C_HOW)
-    x = np.load(xp, mmap_mode="r", allow_pickle=False)
-    y = np.load(yp, allow_pickle=False)
+    with reading(xp):
+        x = np.load(xp, mmap_mode="r", allow_pickle=False)
+    with reading(yp):
+        y = np.load(yp, allow_pickle=False)
     if x.ndim != 4 or x.shape[1:] != (32, 32, 3) or x.shape[0] % 5 or len(y) != x.shape[0]:
         raise DataFormatError(f"{xp}: expected (5*N, 32, 32, 3) with matching labels, got {x.shape} / {y.shape}")
     n = x.shape[0] // 5
@@ -138,24 +124,12 @@ def list_image_folder(root: Path) -> tuple[list[Path], np.ndarray, list[str]]:
 def imagenet_c_folder(corruption: str, severity: int) -> Path:
     if corruption not in CORRUPTIONS:
         raise ValueError(f"unknown corruption {corruption!r}")
-    from common.data.core import candidate_dirs, missing
-    dirs = candidate_dirs(["ImageNet-C"])
-    for d in dirs:
-        p = d / corruption / str(severity)
-        if p.is_dir():
-            return p
-    raise missing("ImageNet-C", dirs, [f"{corruption}/{severity}/"], IMAGENET_C_HOW)
+    return find_dir("ImageNet-C", ["ImageNet-C"], f"{corruption}/{severity}", IMAGENET_C_HOW) / corruption / str(severity)
 
 
 def imagenet_train_folder() -> Path:
     """``<root>/imagenet/train`` (ImageNet-1k training images by wnid), for the source statistics."""
-    from common.data.core import candidate_dirs, missing
-    dirs = candidate_dirs(["imagenet"])
-    for d in dirs:
-        if (d / "train").is_dir():
-            return d / "train"
-    raise missing("imagenet", dirs, ["train/<wnid>/*.JPEG"],
-                  "place (a class-balanced subset of) the ImageNet-1k training images in $REPRO_DATA/imagenet/train/")
+    return find_dir("imagenet", ["imagenet"], "train", IMAGENET_HOW) / "train"
 
 
 def load_image_files(files, size: int = 224) -> np.ndarray:
@@ -163,7 +137,8 @@ def load_image_files(files, size: int = 224) -> np.ndarray:
     from PIL import Image
     out = []
     for f in files:
-        im = Image.open(f).convert("RGB")
+        with reading(f, "image"):
+            im = Image.open(f).convert("RGB")
         s = 256 / min(im.size)
         im = im.resize((max(size, round(im.width * s)), max(size, round(im.height * s))), Image.BILINEAR)
         left, top = (im.width - size) // 2, (im.height - size) // 2

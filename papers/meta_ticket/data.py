@@ -34,16 +34,15 @@
 from __future__ import annotations
 
 import csv
-import functools
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from common.data import DataFormatError, DataMissingError, load_omniglot
-from common.data.core import search_roots
+from common.data import CIFAR10_CLASSES, DataFormatError, DataMissingError, find_dir, load_omniglot, reading
+from common.data import load_cifar10_subset as _load_cifar10_subset
+from common.data.core import register_dataset, uses
 from common.meta.episodes import EpisodeSampler
 
 
@@ -111,23 +110,15 @@ def _drop_groups(split: ImageSplit, groups: set[str], offset: int) -> ImageSplit
 
 
 def _find_root(folder_names: list[str], marker: str, how: str, dataset: str) -> Path:
-    tried = []
-    for base in search_roots():
-        for name in folder_names:
-            root = base / name
-            tried.append(str(root))
-            if (root / marker).exists():
-                return root
-    raise DataMissingError(f"{dataset}: not found (looked for {marker} under {', '.join(tried)}); {how}")
+    """First ``<root>/<folder>`` (common search roots) that holds ``marker``."""
+    return find_dir(dataset, folder_names, marker, how)
 
 
 def _read_image(path: Path, size: int) -> np.ndarray:
     from PIL import Image
 
-    try:
+    with reading(path, "image"):
         img = Image.open(path).convert("RGB")
-    except OSError as exc:
-        raise DataFormatError(f"cannot read image {path} ({exc})") from None
     if img.size != (size, size):
         img = img.resize((size, size), Image.Resampling.BILINEAR)
     return np.asarray(img, dtype=np.float32).transpose(2, 0, 1) / 255.0
@@ -316,35 +307,17 @@ def load_vgg_flower(split: str = "test", size: int = 32, offset: int = 0, root: 
     return _image_split(per_class, f"vgg_flower_{split}", size, offset)
 
 
-CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-CIFAR10_HOW = ("the quick stand-in reads $REPRO_DATA/cifar10_subset/{cifar10_train_5000_jpg,cifar10_test_10000_jpg}.zip "
-               "(train|test/<class>/NNNN.jpg); any CIFAR-10 JPEG export in that layout works")
-
-
 def load_cifar10_subset(split: str, offset: int = 0) -> ImageSplit:
-    """Quick stand-in: meta-train = classes 0-4 of the train zip, meta-test = classes 5-9 of the test zip."""
+    """Quick stand-in: meta-train = classes 0-4 of the subset's train split, meta-test = classes 5-9 of
+    its test split (``common.data.cifar``: offline JPEG zips, or cut from the official archive)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be train/test, got {split!r}")
-    zname = "cifar10_train_5000_jpg.zip" if split == "train" else "cifar10_test_10000_jpg.zip"
-    root = _find_root(["cifar10_subset"], zname, CIFAR10_HOW, "CIFAR-10 subset")
-    st = (root / zname).stat()
-    return _cifar10_zip(str(root / zname), st.st_size, st.st_mtime_ns, split, offset)
-
-
-@functools.lru_cache(maxsize=4)
-def _cifar10_zip(path: str, _size: int, _mtime: int, split: str, offset: int) -> ImageSplit:
-    """Decoded once per process (the serial executor runs many cells in one process); keyed by file identity."""
-    import zipfile
-
-    from PIL import Image
-
+    ds = _load_cifar10_subset(split)
     classes = CIFAR10_CLASSES[:5] if split == "train" else CIFAR10_CLASSES[5:]
     per_class = []
-    with zipfile.ZipFile(path) as z:
-        names = sorted(n for n in z.namelist() if n.endswith(".jpg"))
-        for cls in classes:
-            imgs = [_to_chw(Image.open(io.BytesIO(z.read(n))), 32) for n in names if n.split("/")[1] == cls]
-            per_class.append((cls, imgs))
+    for cls in classes:
+        x = ds.x[ds.y == CIFAR10_CLASSES.index(cls)].astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+        per_class.append((cls, list(x)))
     return _image_split(per_class, f"cifar10_subset_{split}", 32, offset)
 
 
@@ -419,3 +392,22 @@ def sinusoid_tasks(rng: np.random.Generator, n_tasks: int, shots: int, amp=(0.1,
         t = [torch.tensor(v, dtype=torch.float32, device=device) for v in (x[::2], y[::2], x[1::2], y[1::2])]
         tasks.append(tuple(t))
     return tasks
+
+
+# ------------------------------------------------------------------ registry (make data-status)
+
+uses("meta_ticket", "omniglot_small", "omniglot", "cifar10_subset", "mnist")
+for _name, _folders, _marker, _how, _desc in (
+        ("cifarfs", ["CIFAR-FS/cifar100", "cifar100", "cifar-fs/cifar100"], "splits/bertinetto/train.txt",
+         CIFARFS_HOW, "CIFAR-FS (Bertinetto et al. 2019), 64/16/20 classes, 32x32 RGB (full)"),
+        ("miniimagenet", ["mini-imagenet", "miniimagenet", "miniImageNet"], "train.csv", MINI_HOW,
+         "miniImageNet (Ravi & Larochelle split), 64/16/20 classes, 84x84 RGB (full)"),
+        ("cub", ["cub", "CUB"], "CUB_200_2011/images", CUB_HOW, "CUB-200-2011 + split lists, cross-domain test (full)"),
+        ("cars", ["cars", "stanford_cars"], "devkit/cars_train_annos.mat", CARS_HOW,
+         "Stanford Cars + split lists, cross-domain test (full)"),
+        ("aircraft", ["aircraft", "fgvc-aircraft"], "fgvc-aircraft-2013b/data/images_box.txt", AIRCRAFT_HOW,
+         "FGVC-Aircraft 2013b + split lists, cross-domain test (full)"),
+        ("vgg_flower", ["vgg_flower", "flowers102"], "imagelabels.mat", VGG_HOW,
+         "VGG-Flower 102 + split lists (full)")):
+    register_dataset(_name, _desc, _how, paper="meta_ticket",
+                     locate=lambda n=_name, f=_folders, m=_marker, h=_how: find_dir(n, f, m, h))

@@ -5,14 +5,14 @@ normal classes and ``n_labeled_sensitive + n_unlabeled_sensitive`` of the sensit
 replacement; the first ``n_labeled_sensitive`` sensitive images are labelled (y = 1), the rest join the
 normal ones as unlabelled (y = 0). The FID reference is the first ``n_test`` normal images of the test split.
 
-Loaders: MNIST and Fashion-MNIST through ``common.data`` (IDX files); CIFAR-10 from the official binary
-batches (``cifar-10-batches-bin/*.bin``, record = 1 label byte + 3072 pixel bytes, no pickle); STL-10 from
-the official binary files (``stl10_binary/{train,test}_{X,y}.bin``, column-major 3x96x96, labels 1..10).
+Loaders: MNIST, Fashion-MNIST and CIFAR-10 through ``common.data`` (IDX files; the official CIFAR-10
+archive, downloaded and verified on first use when absent); STL-10 from the official binary files
+(``stl10_binary/{train,test}_{X,y}.bin``, column-major 3x96x96, labels 1..10), found through the
+common search roots.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,46 +20,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from common.data import DataFormatError, DataMissingError, load_fashion_mnist, load_mnist
+from common.data import DataFormatError, DataMissingError, find_dir, load_cifar10, load_fashion_mnist, load_mnist
+from common.data.core import register_dataset, uses
 
-CIFAR10_HOW = ("download https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz (the *binary* version) and "
-               "extract it so that $REPRO_DATA/cifar10/cifar-10-batches-bin/data_batch_1.bin exists")
 STL10_HOW = ("download https://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz and extract it so that "
              "$REPRO_DATA/stl10/stl10_binary/train_X.bin exists")
+STL10_SUBDIRS = ["stl10/stl10_binary", "stl10_binary"]
 
-
-def _roots() -> list[Path]:
-    roots = [Path(p) for p in os.environ.get("REPRO_DATA", "").split(":") if p]
-    return roots + [Path(__file__).resolve().parents[2] / "data"]
-
-
-def _find(dataset: str, rel: str, how: str) -> Path:
-    looked = [r / dataset / rel for r in _roots()]
-    for p in looked:
-        if p.is_dir():
-            return p
-    raise DataMissingError(f"{dataset}: folder {rel!r} not found; looked in {[str(p) for p in looked]}. "
-                           f"To get it: {how}")
-
-
-def read_cifar10_binary(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """(N, 32, 32, 3) uint8 and labels from the official CIFAR-10 binary batches."""
-    names = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
-    xs, ys = [], []
-    for name in names:
-        path = Path(folder) / name
-        if not path.is_file():
-            raise DataMissingError(f"cifar10: {path} missing. To get it: {CIFAR10_HOW}")
-        raw = np.fromfile(path, dtype=np.uint8)
-        if raw.size % 3073:
-            raise DataFormatError(f"cifar10: {path} has {raw.size} bytes, not a multiple of 3073")
-        rec = raw.reshape(-1, 3073)
-        ys.append(rec[:, 0].astype(np.int64))
-        xs.append(rec[:, 1:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-    y = np.concatenate(ys)
-    if y.max() > 9:
-        raise DataFormatError(f"cifar10: label {y.max()} out of range in {folder}")
-    return np.concatenate(xs), y
+uses("pu_diffusion", "mnist", "fashion_mnist", "cifar10")
+register_dataset("stl10", "STL-10 binary, 5k train / 8k test 96x96 RGB, 10 classes (full)", STL10_HOW,
+                 paper="pu_diffusion", locate=lambda: find_dir("stl10", STL10_SUBDIRS, "train_X.bin", STL10_HOW))
 
 
 def read_stl10_binary(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -67,7 +37,8 @@ def read_stl10_binary(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray]
     xp, yp = Path(folder) / f"{split}_X.bin", Path(folder) / f"{split}_y.bin"
     for p in (xp, yp):
         if not p.is_file():
-            raise DataMissingError(f"stl10: {p} missing. To get it: {STL10_HOW}")
+            raise DataMissingError(f"dataset 'stl10': {p} missing.\nHow to obtain it: {STL10_HOW}\n"
+                                   f"(Set REPRO_DATA=/path/a:/path/b to the folders that hold the datasets.)")
     raw = np.fromfile(xp, dtype=np.uint8)
     if raw.size % (3 * 96 * 96):
         raise DataFormatError(f"stl10: {xp} has {raw.size} bytes, not a multiple of 3*96*96")
@@ -89,10 +60,10 @@ def load_images(dataset: str, split: str) -> tuple[np.ndarray, np.ndarray, str]:
         ds = load_mnist(split)
         return ds.x, ds.y, ds.name
     if dataset == "cifar10":
-        x, y = read_cifar10_binary(_find("cifar10", "cifar-10-batches-bin", CIFAR10_HOW), split)
-        return x, y, "cifar10"
+        ds = load_cifar10(split)
+        return ds.x, ds.y, ds.name
     if dataset == "stl10":
-        x, y = read_stl10_binary(_find("stl10", "stl10_binary", STL10_HOW), split)
+        x, y = read_stl10_binary(find_dir("stl10", STL10_SUBDIRS, f"{split}_X.bin", STL10_HOW), split)
         return x, y, "stl10"
     raise ValueError(f"unknown dataset {dataset!r}; valid: mnist, fashion_mnist, cifar10, stl10")
 

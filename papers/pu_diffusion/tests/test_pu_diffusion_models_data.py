@@ -9,7 +9,6 @@ from papers.pu_diffusion.data import (
     load_images,
     make_pu_split,
     normal_test_indices,
-    read_cifar10_binary,
     read_stl10_binary,
     to_model_space,
 )
@@ -40,7 +39,7 @@ def test_judge_cnn_shapes():
     assert net(x).shape == (5, 10) and net.features(x).shape == (5, 128)
 
 
-def test_cifar10_binary_reader(tmp_path):
+def test_cifar10_through_common_reader(tmp_path, monkeypatch):
     rng = np.random.default_rng(0)
     folder = tmp_path / "cifar10" / "cifar-10-batches-bin"
     folder.mkdir(parents=True)
@@ -50,11 +49,12 @@ def test_cifar10_binary_reader(tmp_path):
         pix = rng.integers(0, 256, (3, 3, 32, 32)).astype(np.uint8)    # (N, C, H, W) as stored
         np.concatenate([lab[:, None], pix.reshape(3, -1)], 1).tofile(folder / name)
         imgs[name] = (lab, pix)
-    x, y = read_cifar10_binary(folder, "train")
-    assert x.shape == (15, 32, 32, 3) and y.shape == (15,)
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path))
+    x, y, name = load_images("cifar10", "train")
+    assert name == "cifar10" and x.shape == (15, 32, 32, 3) and y.shape == (15,)
     lab, pix = imgs["data_batch_2.bin"]
     assert (y[3:6] == lab).all() and (x[4, 5, 7, :] == pix[1, :, 5, 7]).all()
-    x, y = read_cifar10_binary(folder, "test")
+    x, y, _ = load_images("cifar10", "test")
     assert x.shape == (3, 32, 32, 3)
 
 
@@ -69,11 +69,12 @@ def test_stl10_binary_reader_and_load_images(tmp_path, monkeypatch):
     x, y = read_stl10_binary(folder, "train")
     assert (x == hwc).all() and list(y) == [0, 9]
     monkeypatch.setenv("REPRO_DATA", str(tmp_path))
+    monkeypatch.setenv("REPRO_OFFLINE", "1")
     x2, y2, name = load_images("stl10", "train")
     assert name == "stl10" and (x2 == hwc).all()
     with pytest.raises(DataMissingError, match="stl10_binary/test_X.bin|test_X.bin"):
         load_images("stl10", "test")
-    with pytest.raises(DataMissingError, match="cifar-10-binary"):
+    with pytest.raises(DataMissingError, match="(?s)cifar-10-binary.*REPRO_OFFLINE=1"):
         load_images("cifar10", "train")
 
 
