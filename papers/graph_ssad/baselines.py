@@ -23,14 +23,21 @@ model selection (hyperparameters, early stopping), exactly like the proposed met
   product structure decoder; unsupervised; score = alpha * attribute error + (1 - alpha) *
   structure error (sizes and optimiser of the authors' PyTorch code: hidden 64, dropout 0.3,
   lr 5e-3, 100 epochs, alpha 0.8). PyGOD's DOMINANT needs pyg-lib/torch-sparse samplers that
-  are not installable here, so it is written out below.
+  are not installable here, so it is written out (network: ``models.Dominant``).
 * ImVerde (Wu et al. 2018) is not built: see the README.
+
+``METHODS`` (bottom) maps every method name of the tables, the paper's own included, to a builder
+``build(task, cfg, cache) -> (fit, extra_rows)``: ``task`` is one split of one graph
+(:class:`Task`), ``cache(kind, key, compute)`` returns a per-graph array shared by the cells of
+every labelled fraction (DeepWalk embeddings, DOMINANT scores). ``run.py`` looks methods up here.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,9 +45,9 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import OneClassSVM
-from torch import nn
 
 from papers.graph_ssad import method as M
+from papers.graph_ssad import models
 
 # --------------------------------------------------------------------------------------
 # Classical and classifier baselines.
@@ -50,7 +57,7 @@ def ocsvm(x: np.ndarray, y: np.ndarray, labelled: np.ndarray, val: np.ndarray,
           nus: Sequence[float]) -> tuple[float, M.Fit]:
     """One-class SVM on the labelled normal nodes; ``nu`` by validation AUC."""
     normal = labelled[y[labelled] == 0]
-    x = sp.csr_matrix(x) if np.count_nonzero(x) < 0.2 * x.size else x  # same kernel values, faster
+    x = sp.csr_matrix(x) if np.count_nonzero(x) < models.SPARSE_BELOW * x.size else x  # same kernel, faster
     fits = []
     for nu in nus:
         svm = OneClassSVM(kernel="rbf", gamma="scale", nu=float(nu)).fit(x[normal])
@@ -65,9 +72,8 @@ def classifier(x, a_hat, y: np.ndarray, labelled: np.ndarray, val: np.ndarray, s
     """Two-class network (GCN or MLP) trained with cross-entropy on the labelled nodes;
     score = softmax probability of the anomalous class; early stopping on validation AUC."""
     torch.manual_seed(seed)
-    net_cls = M.GCN if encoder == "gcn" else M.MLP
-    dev = M.device_of(x)
-    model = net_cls(x.shape[1], hidden, 2, layers, bias=True).to(dev)
+    dev = models.device_of(x)
+    model = models.encoder(encoder, x.shape[1], hidden, 2, layers, bias=True).to(dev)
     idx = torch.as_tensor(labelled, device=dev)
     target = torch.as_tensor(y[labelled], device=dev)
     adj = a_hat if encoder == "gcn" else None
@@ -81,17 +87,19 @@ def classifier(x, a_hat, y: np.ndarray, labelled: np.ndarray, val: np.ndarray, s
 
 def deep_sad(x, y: np.ndarray, labelled: np.ndarray, val: np.ndarray, seed: int, eta: float = 1.0,
              hidden: int = 32, d_out: int = 32, layers: int = 3, epochs: int = 500, patience: int = 50,
-             lr: float = 1e-3, eps: float = 1e-6, bias: bool = False, use_unlabelled: bool = True) -> M.Fit:
+             lr: float = 1e-3, eps: float = 1e-6, bias: bool = False, use_unlabelled: bool = True,
+             center_eps: float = 0.1) -> M.Fit:
     """Deep SAD, Ruff et al. (ICLR 2020) Eq. (4), full batch:
     ``1/(n+m) sum_unlab ||phi - c||^2 + eta/(n+m) sum_lab (||phi - c||^2 + eps)^{y~}``,
     ``y~ = +1`` for labelled normals, ``-1`` for labelled anomalies. ``c`` = mean initial
-    embedding of all training nodes with Deep SAD's code's guard (|c_j| < 0.1 -> +-0.1).
+    embedding of all training nodes with Deep SAD's code's guard (|c_j| < center_eps -> +-center_eps,
+    0.1 in Ruff et al.'s code).
 
     ``use_unlabelled=False`` (method ``deep_sad_labelled``, our variant, not from either paper):
     the same loss on the labelled nodes only (training nodes = labelled nodes)."""
     torch.manual_seed(seed)
-    dev = M.device_of(x)
-    model = M.MLP(x.shape[1], hidden, d_out, layers, bias=bias).to(dev)
+    dev = models.device_of(x)
+    model = models.MLP(x.shape[1], hidden, d_out, layers, bias=bias).to(dev)
     n = x.shape[0]
     is_lab = np.zeros(n, dtype=bool)
     is_lab[labelled] = True
@@ -101,9 +109,9 @@ def deep_sad(x, y: np.ndarray, labelled: np.ndarray, val: np.ndarray, seed: int,
     with torch.no_grad():
         h0 = model(x)
         if use_unlabelled:  # training nodes = every node
-            c, total = M.hypersphere_center(h0, center_eps=0.1), float(n)
+            c, total = M.hypersphere_center(h0, center_eps=center_eps), float(n)
         else:
-            c = M.hypersphere_center(h0[torch.as_tensor(labelled, device=dev)], center_eps=0.1)
+            c = M.hypersphere_center(h0[torch.as_tensor(labelled, device=dev)], center_eps=center_eps)
             total = float(len(labelled))
 
     def loss_fn(m):
@@ -165,11 +173,11 @@ def deepwalk_embeddings(adj: sp.csr_matrix, dim: int = 128, walks_per_node: int 
 
 
 def logistic_regression(z: np.ndarray, y: np.ndarray, labelled: np.ndarray, val: np.ndarray,
-                        cs: Sequence[float], seed: int) -> tuple[float, M.Fit]:
+                        cs: Sequence[float], seed: int, max_iter: int = 2000) -> tuple[float, M.Fit]:
     """L2 logistic regression on node embeddings; ``C`` by validation AUC."""
     fits = []
     for c in cs:
-        lr = LogisticRegression(C=float(c), max_iter=2000, random_state=seed).fit(z[labelled], y[labelled])
+        lr = LogisticRegression(C=float(c), max_iter=max_iter, random_state=seed).fit(z[labelled], y[labelled])
         s = lr.decision_function(z)
         fits.append((float(c), M.Fit(M.auc(y[val], s[val]), s, 0, 0)))
     return M.select_by_validation(fits)
@@ -177,29 +185,6 @@ def logistic_regression(z: np.ndarray, y: np.ndarray, labelled: np.ndarray, val:
 
 # --------------------------------------------------------------------------------------
 # DOMINANT.
-
-
-class Dominant(nn.Module):
-    """Ding et al. (SDM 2019), Sec. 3: a GCN encoder (2 layers), a GCN attribute decoder
-    (2 layers) and a structure decoder ``sigmoid(Z Z^T)`` on one more GCN layer (the layer
-    sizes of the authors' PyTorch code; the sigmoid of the paper's Eq. 7)."""
-
-    def __init__(self, d_in: int, hidden: int = 64, dropout: float = 0.3) -> None:
-        super().__init__()
-        self.enc1, self.enc2 = M.GCNLayer(d_in, hidden, True), M.GCNLayer(hidden, hidden, True)
-        self.att1, self.att2 = M.GCNLayer(hidden, hidden, True), M.GCNLayer(hidden, d_in, True)
-        self.str1 = M.GCNLayer(hidden, hidden, True)
-        self.dropout = dropout
-
-    def forward(self, x, a_hat):
-        h = F.relu(self.enc1(x, a_hat))
-        h = F.dropout(h, self.dropout, self.training)
-        z = F.relu(self.enc2(h, a_hat))
-        xa = F.dropout(F.relu(self.att1(z, a_hat)), self.dropout, self.training)
-        x_hat = F.relu(self.att2(xa, a_hat))
-        zs = F.dropout(F.relu(self.str1(z, a_hat)), self.dropout, self.training)
-        a_rec = torch.sigmoid(zs @ zs.t())
-        return a_rec, x_hat
 
 
 def dominant_errors(a_label: torch.Tensor, a_rec: torch.Tensor, x: torch.Tensor, x_hat: torch.Tensor,
@@ -216,10 +201,10 @@ def dominant_scores(x_dense: np.ndarray, adj: sp.csr_matrix, seed: int, hidden: 
     The structure target is ``A + I`` (authors' code)."""
     torch.manual_seed(seed)
     x = torch.as_tensor(np.asarray(x_dense, dtype=np.float32)).to(device)
-    a_hat = M.normalized_adjacency(adj).to(device)
+    a_hat = models.normalized_adjacency(adj).to(device)
     a_label = torch.as_tensor((sp.csr_matrix(adj) + sp.eye(adj.shape[0])).toarray().astype(np.float32)).to(device)
-    x_in = M.to_torch_attributes(x_dense, device)
-    model = Dominant(x.shape[1], hidden, dropout).to(device)
+    x_in = models.to_torch_attributes(x_dense, device)
+    model = models.Dominant(x.shape[1], hidden, dropout).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(epochs):
         model.train()
@@ -231,3 +216,128 @@ def dominant_scores(x_dense: np.ndarray, adj: sp.csr_matrix, seed: int, hidden: 
     with torch.no_grad():
         a_rec, x_hat = model(x_in, a_hat)
         return dominant_errors(a_label, a_rec, x, x_hat, alpha).cpu().numpy().astype(np.float64)
+
+
+# --------------------------------------------------------------------------------------
+# The protocol every method runs under, and the registry.
+
+Cache = Callable[[str, dict, Callable[[], np.ndarray]], np.ndarray]
+Outcome = tuple[M.Fit, list[dict]]
+
+
+def no_cache(kind: str, key: dict, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """The cache of a single call (tests): computes every time."""
+    return compute()
+
+
+@dataclass
+class Task:
+    """One split of one attributed graph: attributes in [0, 1] (``x01``), adjacency, anomaly
+    labels ``y`` and the labelled / validation / test node indices. The torch forms of the
+    attributes and of ``Â`` are built on first use, on ``device``."""
+
+    x01: np.ndarray
+    adj: sp.csr_matrix
+    y: np.ndarray
+    labelled: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    device: Any = field(default_factory=lambda: torch.device("cpu"))
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.adj.shape[0])
+
+    @cached_property
+    def x(self):
+        return models.to_torch_attributes(self.x01, self.device)
+
+    @cached_property
+    def a_hat(self):
+        return models.normalized_adjacency(self.adj).to(self.device)
+
+
+def _seed(cfg, stream: str) -> int:
+    """The seed of one random choice of a run (``stream``: what it seeds)."""
+    return cfg.seed
+
+
+def _net(cfg) -> dict:
+    return dict(hidden=cfg.hidden, layers=cfg.layers, epochs=cfg.epochs, patience=cfg.patience, lr=cfg.lr)
+
+
+def _hypersphere(encoder: str, auc_term: bool, center_eps_field: str | None = None):
+    """The paper's objective on a GCN or an MLP, with the AUC term (lambda by validation) or
+    without it (lambda = 0): proposed, normal_only, deep_svdd_auc, deep_svdd."""
+
+    def build(task: Task, cfg, cache: Cache = no_cache) -> Outcome:
+        lambdas = tuple(cfg.lambdas) if auc_term else (0.0,)
+        center_eps = getattr(cfg, center_eps_field) if center_eps_field else 0.0
+        lam, fit = M.proposed(task.x, task.a_hat if encoder == "gcn" else None, task.y, task.labelled, task.val,
+                              lambdas, _seed(cfg, "init"), d_out=cfg.out_dim, encoder=encoder,
+                              center_eps=center_eps, bias=cfg.hypersphere_bias, **_net(cfg))
+        return fit, ([{"metric": "selected_lambda", "value": lam}] if len(lambdas) > 1 else [])
+
+    return build
+
+
+def _deep_sad(use_unlabelled: bool):
+    def build(task: Task, cfg, cache: Cache = no_cache) -> Outcome:
+        fit = deep_sad(task.x, task.y, task.labelled, task.val, _seed(cfg, "init"), eta=cfg.deep_sad_eta,
+                       d_out=cfg.out_dim, bias=cfg.hypersphere_bias, use_unlabelled=use_unlabelled,
+                       eps=cfg.deep_sad_eps, center_eps=cfg.svdd_center_eps, **_net(cfg))
+        return fit, []
+
+    return build
+
+
+def _classifier(encoder: str):
+    def build(task: Task, cfg, cache: Cache = no_cache) -> Outcome:
+        a_hat = task.a_hat if encoder == "gcn" else None
+        return classifier(task.x, a_hat, task.y, task.labelled, task.val, _seed(cfg, "init"), encoder=encoder,
+                          **_net(cfg)), []
+
+    return build
+
+
+def _ocsvm(task: Task, cfg, cache: Cache = no_cache) -> Outcome:
+    nu, fit = ocsvm(task.x01, task.y, task.labelled, task.val, cfg.ocsvm_nus)
+    return fit, [{"metric": "selected_nu", "value": nu}]
+
+
+def _deepwalk_lr(task: Task, cfg, cache: Cache = no_cache) -> Outcome:
+    seed = _seed(cfg, "deepwalk")
+    key = {"dataset": cfg.dataset, "seed": seed, "dim": cfg.deepwalk_dim, "walks": cfg.deepwalk_walks,
+           "length": cfg.deepwalk_length, "window": cfg.deepwalk_window, "epochs": cfg.deepwalk_epochs,
+           "nodes": task.num_nodes}
+    z = cache("deepwalk", key, lambda: deepwalk_embeddings(task.adj, cfg.deepwalk_dim, cfg.deepwalk_walks,
+                                                           cfg.deepwalk_length, cfg.deepwalk_window, seed,
+                                                           cfg.deepwalk_epochs))
+    c, fit = logistic_regression(z, task.y, task.labelled, task.val, cfg.lr_cs, _seed(cfg, "init"), cfg.lr_max_iter)
+    return fit, [{"metric": "selected_C", "value": c}]
+
+
+def _dominant(task: Task, cfg, cache: Cache = no_cache) -> Outcome:
+    seed = _seed(cfg, "init") if cfg.dominant_init_seed < 0 else cfg.dominant_init_seed
+    key = {"dataset": cfg.dataset, "seed": seed, "hidden": cfg.dominant_hidden, "epochs": cfg.dominant_epochs,
+           "lr": cfg.dominant_lr, "dropout": cfg.dominant_dropout, "alpha": cfg.dominant_alpha,
+           "nodes": task.num_nodes, "device": str(task.device)}
+    s = cache("dominant", key, lambda: dominant_scores(task.x01, task.adj, seed, cfg.dominant_hidden,
+                                                       cfg.dominant_epochs, cfg.dominant_lr, cfg.dominant_dropout,
+                                                       cfg.dominant_alpha, task.device))
+    return M.Fit(M.auc(task.y[task.val], s[task.val]), s, 0, 0), []
+
+
+METHODS: dict[str, Callable[..., Outcome]] = {
+    "proposed": _hypersphere("gcn", auc_term=True),
+    "normal_only": _hypersphere("gcn", auc_term=False),
+    "ocsvm": _ocsvm,
+    "deep_svdd": _hypersphere("mlp", auc_term=False, center_eps_field="svdd_center_eps"),
+    "deep_svdd_auc": _hypersphere("mlp", auc_term=True),
+    "deep_sad": _deep_sad(use_unlabelled=True),
+    "nn": _classifier("mlp"),
+    "gcn": _classifier("gcn"),
+    "deepwalk_lr": _deepwalk_lr,
+    "dominant": _dominant,
+    "deep_sad_labelled": _deep_sad(use_unlabelled=False),
+}

@@ -1,7 +1,8 @@
 """Configuration of one run: one method on one random split of one graph.
 
-Defaults are the paper's own setting (full profile, Sec. 5.1); ``QUICK`` shortens training for
-2 CPU cores; ``SMOKE`` makes a run take seconds for the tests.
+Defaults are the paper's own setting (the full profile; from the paper as transcribed in the
+project brief, BRIEFS §21 [paper]); ``QUICK`` shortens training for 2 CPU cores; ``SMOKE`` makes a
+run take seconds for the tests.
 """
 
 from __future__ import annotations
@@ -11,14 +12,11 @@ from dataclasses import dataclass
 from common.config import BaseConfig
 from papers.graph_ssad.data import DATASETS
 
-METHODS = ("proposed", "normal_only", "ocsvm", "deep_svdd", "deep_svdd_auc", "deep_sad", "nn", "gcn",
-           "deepwalk_lr", "dominant", "deep_sad_labelled")
-
 
 @dataclass(frozen=True)
 class Config(BaseConfig):
     dataset: str = "cora"
-    """Graph: cora | citeseer | pubmed | amazon_photo | amazon_computers (paper, Sec. 5.1)."""
+    """Graph: cora | citeseer | pubmed | amazon_photo | amazon_computers (the paper's five graphs)."""
     method: str = "proposed"
     """proposed | normal_only | ocsvm | deep_svdd | deep_svdd_auc | deep_sad | nn | gcn | deepwalk_lr | dominant
     | deep_sad_labelled (our variant: Deep SAD on the labelled nodes only)."""
@@ -49,8 +47,15 @@ class Config(BaseConfig):
     """OCSVM nu candidates, chosen by validation AUC."""
     deep_sad_eta: float = 1.0
     """Deep SAD weight of the labelled term (Ruff et al. 2020 default: 1)."""
+    deep_sad_eps: float = 1e-6
+    """Deep SAD's eps in the inverse distance of labelled anomalies (Ruff et al.'s code: 1e-6)."""
+    svdd_center_eps: float = 0.1
+    """Deep SVDD / Deep SAD centre guard: coordinates of c closer to 0 than this move to +-it (Ruff et al.'s
+    code: 0.1; not used by the proposed method, the normal-only variant or Deep SVDD + AUC)."""
     lr_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0, 100.0)
     """Inverse L2 strengths of the logistic regression on DeepWalk embeddings, chosen by validation AUC."""
+    lr_max_iter: int = 2000
+    """L-BFGS iterations of that logistic regression (scikit-learn)."""
     deepwalk_dim: int = 128
     """DeepWalk embedding size (Perozzi et al. 2014: 128)."""
     deepwalk_walks: int = 80
@@ -59,6 +64,8 @@ class Config(BaseConfig):
     """DeepWalk walk length (Perozzi et al. 2014: 40)."""
     deepwalk_window: int = 10
     """DeepWalk skip-gram window (Perozzi et al. 2014: 10)."""
+    deepwalk_epochs: int = 1
+    """Passes of the skip-gram over the walks (Perozzi et al. 2014: one)."""
     dominant_hidden: int = 64
     """DOMINANT hidden units (authors' code: 64)."""
     dominant_epochs: int = 100
@@ -80,6 +87,8 @@ class Config(BaseConfig):
             raise ValueError(f"dataset must be one of {', '.join(DATASETS)}; got {self.dataset!r}")
         if self.split not in ("stratified", "random"):
             raise ValueError(f"split must be 'stratified' or 'random'; got {self.split!r}")
+        from papers.graph_ssad.baselines import METHODS
+
         if self.method not in METHODS:
             raise ValueError(f"method must be one of {', '.join(METHODS)}; got {self.method!r}")
         if not 0.0 < self.label_frac < 1.0 or not 0.0 < self.val_frac < 1.0:
@@ -87,7 +96,8 @@ class Config(BaseConfig):
         if self.label_frac + self.val_frac >= 1.0:
             raise ValueError(f"label_frac + val_frac must leave test nodes; got {self.label_frac} + {self.val_frac}")
         for name in ("hidden", "out_dim", "layers", "epochs", "patience", "deepwalk_dim", "deepwalk_walks",
-                     "deepwalk_length", "deepwalk_window", "dominant_hidden", "dominant_epochs"):
+                     "deepwalk_length", "deepwalk_window", "deepwalk_epochs", "dominant_hidden", "dominant_epochs",
+                     "lr_max_iter"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
         if not self.lambdas or any(lam <= 0 for lam in self.lambdas):
@@ -98,6 +108,8 @@ class Config(BaseConfig):
             raise ValueError(f"lr_cs must be positive; got {self.lr_cs}")
         if not 0.0 <= self.dominant_alpha <= 1.0:
             raise ValueError(f"dominant_alpha must be in [0, 1]; got {self.dominant_alpha}")
+        if self.deep_sad_eps <= 0 or self.svdd_center_eps < 0:
+            raise ValueError("deep_sad_eps must be positive and svdd_center_eps non-negative")
         if self.lr <= 0 or self.dominant_lr <= 0:
             raise ValueError("learning rates must be positive")
 

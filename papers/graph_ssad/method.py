@@ -1,7 +1,10 @@
-"""The proposed method of Kumagai, Iwata & Fujiwara (IJCNN 2021, arXiv 2002.12011), Sec. 4.
+"""The proposed method of Kumagai, Iwata & Fujiwara (IJCNN 2021, arXiv 2002.12011).
 
-* Node embeddings by a GCN (Kipf & Welling, 2017): ``H^{l+1} = act(Â H^l W^l)`` with
-  ``Â = D̃^{-1/2} (A + I) D̃^{-1/2}``; 3 layers, 32 hidden units, ReLU, 32-d output (Sec. 5.1).
+Source: the paper's method and protocol as transcribed in the project brief (BRIEFS §21,
+items marked [paper]) and its abstract; its full text could not be read here, so no section or
+equation numbers are cited.
+
+* Node embeddings ``h_v`` by a GCN (``models.GCN``: 3 layers, 32 hidden units, ReLU, 32-d output).
 * Anomaly score of node v: ``a(v) = || h_v - c ||^2`` (distance to the hypersphere centre c).
 * Centre ``c``: the mean embedding of the labelled normal nodes (computed with the initial
   network and then kept fixed, as in Deep SVDD, Ruff et al. 2018).
@@ -10,12 +13,12 @@
   N / A the labelled normal / anomalous nodes. The second term is a smooth AUC over the
   labelled pairs; ``lambda = 0`` gives the normal-only variant (Deep SVDD on a GCN).
 * ``lambda`` in {1, 10, 100, 1000, 10000} chosen by validation AUC; Adam, lr 1e-3; up to 500
-  epochs with early stopping on validation AUC (Sec. 5.1).
+  epochs with early stopping on validation AUC.
 
 Choices the paper does not fix, taken here and listed in the README: the layers have no bias
 (Deep SVDD's guard against the trivial constant embedding), ``c`` is fixed at initialisation,
 early stopping keeps the parameters of the epoch with the best validation AUC and stops after
-``patience`` epochs without improvement.
+``patience`` epochs without improvement. Pure functions of tensors and arrays: no file I/O.
 """
 
 from __future__ import annotations
@@ -25,141 +28,16 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from scipy.stats import rankdata
 from torch import nn
 
-
-class SparseMatrix:
-    """A fixed sparse matrix (Â or the bag-of-words attributes) held as scipy CSR with its
-    transpose, multiplied through :class:`_SparseMatMul`. On CPU this is several times faster
-    than ``torch.sparse.mm`` for these shapes (measured: 0.9 ms vs 6.6 ms per forward+backward of
-    X W on Cora); on CUDA :meth:`to` returns a torch sparse tensor instead."""
-
-    def __init__(self, m: sp.spmatrix) -> None:
-        self.csr = sp.csr_matrix(m, dtype=np.float32)
-        self.csr_t = self.csr.T.tocsr()
-        self.shape = self.csr.shape
-
-    def to(self, device) -> "SparseMatrix | torch.Tensor":
-        if torch.device(device).type == "cpu":
-            return self
-        coo = self.csr.tocoo()
-        idx = torch.as_tensor(np.vstack([coo.row, coo.col]), dtype=torch.long)
-        return torch.sparse_coo_tensor(idx, torch.as_tensor(coo.data), coo.shape,
-                                       check_invariants=False).coalesce().to(device)
-
-    def dense(self) -> torch.Tensor:
-        return torch.as_tensor(self.csr.toarray())
-
-
-class _SparseMatMul(torch.autograd.Function):
-    """``M @ D`` for a constant scipy matrix M; gradient ``M^T @ grad`` for D."""
-
-    @staticmethod
-    def forward(ctx, dense: torch.Tensor, mat: SparseMatrix) -> torch.Tensor:  # type: ignore[override]
-        ctx.mat = mat
-        d = dense.detach().numpy()
-        return torch.from_numpy(np.asarray(mat.csr @ d, dtype=d.dtype))
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):  # type: ignore[override]
-        g = grad.contiguous().numpy()
-        return torch.from_numpy(np.asarray(ctx.mat.csr_t @ g, dtype=g.dtype)), None
-
-
-def spmm(mat: "SparseMatrix | torch.Tensor", dense: torch.Tensor) -> torch.Tensor:
-    """Sparse (constant) times dense, differentiable in the dense factor."""
-    if isinstance(mat, SparseMatrix):
-        return _SparseMatMul.apply(dense.contiguous(), mat)
-    return torch.sparse.mm(mat, dense)
-
-
-def normalized_adjacency(adj: sp.spmatrix) -> SparseMatrix:
-    """``Â = D̃^{-1/2} (A + I) D̃^{-1/2}`` (Kipf & Welling 2017, Eq. 2), ``D̃`` the degrees of ``A + I``."""
-    a = sp.csr_matrix(adj, dtype=np.float64) + sp.eye(adj.shape[0], dtype=np.float64)
-    deg = np.asarray(a.sum(1)).ravel()
-    d = sp.diags(1.0 / np.sqrt(deg))
-    return SparseMatrix(d @ a @ d)
-
-
-def device_of(x) -> torch.device:
-    """Device of the node attributes (a :class:`SparseMatrix` lives on the CPU)."""
-    return torch.device("cpu") if isinstance(x, SparseMatrix) else x.device
-
-
-def is_sparse(h) -> bool:
-    return isinstance(h, SparseMatrix) or (isinstance(h, torch.Tensor) and h.is_sparse)
-
-
-def linear(h: "torch.Tensor | SparseMatrix", weight: torch.Tensor) -> torch.Tensor:
-    """``h W^T`` for dense or sparse ``h`` (bag-of-words attributes are about 1 % non-zero)."""
-    return spmm(h, weight.t()) if is_sparse(h) else h @ weight.t()
-
-
-def to_torch_attributes(x: np.ndarray, device="cpu") -> "torch.Tensor | SparseMatrix":
-    """Node attributes for the networks: sparse when fewer than 20 % are non-zero, else dense."""
-    x = np.asarray(x, dtype=np.float32)
-    if np.count_nonzero(x) < 0.2 * x.size:
-        return SparseMatrix(sp.csr_matrix(x)).to(device)
-    return torch.as_tensor(x).to(device)
-
-
-class GCNLayer(nn.Module):
-    """One graph convolution ``Â H W (+ b)``."""
-
-    def __init__(self, d_in: int, d_out: int, bias: bool = False) -> None:
-        super().__init__()
-        self.lin = nn.Linear(d_in, d_out, bias=False)
-        nn.init.xavier_uniform_(self.lin.weight)
-        self.bias = nn.Parameter(torch.zeros(d_out)) if bias else None
-
-    def forward(self, h, a_hat) -> torch.Tensor:
-        out = spmm(a_hat, linear(h, self.lin.weight))
-        return out + self.bias if self.bias is not None else out
-
-
-class GCN(nn.Module):
-    """``layers`` graph convolutions, ReLU between them, linear output (Sec. 5.1: 3 / 32 / 32)."""
-
-    def __init__(self, d_in: int, hidden: int = 32, d_out: int = 32, layers: int = 3, bias: bool = False) -> None:
-        super().__init__()
-        dims = [d_in] + [hidden] * (layers - 1) + [d_out]
-        self.layers = nn.ModuleList(GCNLayer(a, b, bias) for a, b in zip(dims[:-1], dims[1:]))
-
-    def forward(self, x: torch.Tensor, a_hat: torch.Tensor) -> torch.Tensor:
-        h = x
-        for i, layer in enumerate(self.layers):
-            h = layer(h, a_hat)
-            if i < len(self.layers) - 1:
-                h = torch.relu(h)
-        return h
-
-
-class MLP(nn.Module):
-    """The same network without the graph (``Â = I``): the non-graph baselines' encoder."""
-
-    def __init__(self, d_in: int, hidden: int = 32, d_out: int = 32, layers: int = 3, bias: bool = False) -> None:
-        super().__init__()
-        dims = [d_in] + [hidden] * (layers - 1) + [d_out]
-        self.layers = nn.ModuleList(nn.Linear(a, b, bias=bias) for a, b in zip(dims[:-1], dims[1:]))
-        for lin in self.layers:
-            nn.init.xavier_uniform_(lin.weight)
-
-    def forward(self, x: torch.Tensor, a_hat: torch.Tensor | None = None) -> torch.Tensor:
-        h = x
-        for i, lin in enumerate(self.layers):
-            h = linear(h, lin.weight)
-            if lin.bias is not None:
-                h = h + lin.bias
-            if i < len(self.layers) - 1:
-                h = torch.relu(h)
-        return h
+from papers.graph_ssad.models import device_of
+from papers.graph_ssad.models import encoder as make_encoder
 
 
 def anomaly_score(h: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """``a(v) = ||h_v - c||^2`` for every row of ``h``."""
+    """The paper's anomaly score ``a(v) = ||h_v - c||^2`` for every row of ``h``."""
     return ((h - c) ** 2).sum(-1)
 
 
@@ -181,7 +59,7 @@ def smooth_auc(score_anomalous: torch.Tensor, score_normal: torch.Tensor) -> tor
 
 def proposed_loss(scores: torch.Tensor, normal_idx: torch.Tensor, anomalous_idx: torch.Tensor,
                   lam: float) -> torch.Tensor:
-    """The paper's objective: mean normal score minus ``lam`` times the smooth AUC."""
+    """The paper's objective ``L``: mean normal score minus ``lam`` times the smooth AUC."""
     loss = scores[normal_idx].mean()
     if lam != 0.0:
         if len(anomalous_idx) == 0:
@@ -286,8 +164,7 @@ def proposed(x: torch.Tensor, a_hat: torch.Tensor, y: np.ndarray, labelled: np.n
     fits = []
     for lam in lambdas:
         torch.manual_seed(seed)
-        net_cls = GCN if encoder == "gcn" else MLP
-        model = net_cls(x.shape[1], hidden, d_out, layers, bias=bias).to(device_of(x))
+        model = make_encoder(encoder, x.shape[1], hidden, d_out, layers, bias).to(device_of(x))
         fits.append((float(lam), fit_hypersphere(model, x, a_hat if encoder == "gcn" else None, y, labelled,
                                                  val, float(lam), epochs, patience, lr, center_eps)))
     return select_by_validation(fits)

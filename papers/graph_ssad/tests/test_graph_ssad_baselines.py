@@ -9,6 +9,7 @@ import torch
 
 from papers.graph_ssad import baselines as B
 from papers.graph_ssad import method as M
+from papers.graph_ssad import models as MD
 
 
 @pytest.fixture(autouse=True)
@@ -105,7 +106,7 @@ def test_deep_sad_pushes_labelled_anomalies_away(use_unlabelled):
 @pytest.mark.parametrize("encoder", ["mlp", "gcn"])
 def test_classifiers_learn_the_labelled_nodes(encoder):
     x, y, lab, val = _clustered(2)
-    a_hat = M.normalized_adjacency(sp.eye(len(y), format="csr") * 0)  # no edges: GCN = MLP on x
+    a_hat = MD.normalized_adjacency(sp.eye(len(y), format="csr") * 0)  # no edges: GCN = MLP on x
     fit = B.classifier(torch.as_tensor(x), a_hat, y, lab, val, seed=0, encoder=encoder, epochs=100,
                        patience=100, lr=1e-2)
     assert fit.val_auc > 0.95

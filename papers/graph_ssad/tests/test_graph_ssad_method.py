@@ -9,6 +9,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from papers.graph_ssad import method as M
+from papers.graph_ssad import models as MD
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +34,7 @@ def test_normalized_adjacency_matches_formula():
     a = adj.toarray() + np.eye(adj.shape[0])
     d = np.diag(1 / np.sqrt(a.sum(1)))
     expected = d @ a @ d
-    got = M.normalized_adjacency(adj).dense().numpy()
+    got = MD.normalized_adjacency(adj).dense().numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(got, got.T, atol=1e-7)
     # the largest eigenvalue of D^-1/2 (A+I) D^-1/2 is 1
@@ -45,8 +46,8 @@ def test_gcn_layer_matches_formula_and_torch_geometric():
 
     adj = _random_graph(15, 0.25, 1)
     x = torch.rand(15, 7)
-    layer = M.GCNLayer(7, 4, bias=False)
-    a_hat = M.normalized_adjacency(adj)
+    layer = MD.GCNLayer(7, 4, bias=False)
+    a_hat = MD.normalized_adjacency(adj)
     out = layer(x, a_hat)
     formula = a_hat.dense() @ x @ layer.lin.weight.t()
     torch.testing.assert_close(out, formula, rtol=1e-5, atol=1e-6)
@@ -61,18 +62,18 @@ def test_gcn_layer_matches_formula_and_torch_geometric():
 def test_sparse_attributes_give_the_same_network_output():
     rng = np.random.default_rng(0)
     x = (rng.random((20, 30)) < 0.05).astype(np.float32)
-    xs = M.to_torch_attributes(x)
-    assert isinstance(xs, M.SparseMatrix)
-    adj = M.normalized_adjacency(_random_graph(20, 0.2, 2))
+    xs = MD.to_torch_attributes(x)
+    assert isinstance(xs, MD.SparseMatrix)
+    adj = MD.normalized_adjacency(_random_graph(20, 0.2, 2))
     torch.manual_seed(0)
-    net = M.GCN(30, 8, 5, 3)
+    net = MD.GCN(30, 8, 5, 3)
     torch.testing.assert_close(net(xs, adj), net(torch.as_tensor(x), adj), rtol=1e-5, atol=1e-6)
 
 
 def test_sparse_matmul_gradcheck():
-    mat = M.SparseMatrix(_random_graph(9, 0.4, 3) + sp.eye(9))
+    mat = MD.SparseMatrix(_random_graph(9, 0.4, 3) + sp.eye(9))
     dense = torch.randn(9, 3, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda d: M.spmm(mat, d), (dense,))
+    assert torch.autograd.gradcheck(lambda d: MD.spmm(mat, d), (dense,))
 
 
 def test_auc_equals_sklearn_with_ties():
@@ -116,9 +117,9 @@ def test_scores_are_permutation_equivariant():
     p = sp.csr_matrix((np.ones(14), (np.arange(14), perm)), shape=(14, 14))
     adj_p = p @ adj @ p.T
     torch.manual_seed(0)
-    net = M.GCN(6, 8, 4, 3)
-    h = net(x, M.normalized_adjacency(adj))
-    h_p = net(x[perm], M.normalized_adjacency(adj_p))
+    net = MD.GCN(6, 8, 4, 3)
+    h = net(x, MD.normalized_adjacency(adj))
+    h_p = net(x[perm], MD.normalized_adjacency(adj_p))
     torch.testing.assert_close(h_p, h[perm], rtol=1e-5, atol=1e-6)
 
 
@@ -139,7 +140,7 @@ def _synthetic_task(seed=0, n=300, d=20):
     lab = np.sort(np.r_[idx[y[idx] == 0][:30], idx[y[idx] == 1][:4]])
     val = np.sort(np.r_[idx[y[idx] == 0][30:60], idx[y[idx] == 1][4:8]])
     rest = np.setdiff1d(np.arange(n), np.r_[lab, val])
-    return torch.as_tensor(x, dtype=torch.float32), M.normalized_adjacency(adj), y, lab, val, rest
+    return torch.as_tensor(x, dtype=torch.float32), MD.normalized_adjacency(adj), y, lab, val, rest
 
 
 def test_auc_term_separates_anomalies_on_a_synthetic_graph():
@@ -157,13 +158,13 @@ def test_auc_term_separates_anomalies_on_a_synthetic_graph():
 def test_early_stopping_keeps_the_best_epoch_and_stops():
     x, a_hat, y, lab, val, _ = _synthetic_task(1)
     torch.manual_seed(0)
-    net = M.GCN(x.shape[1])
+    net = MD.GCN(x.shape[1])
     fit = M.fit_hypersphere(net, x, a_hat, y, lab, val, lam=100.0, epochs=400, patience=10, lr=1e-3)
     assert fit.epochs_run <= fit.epoch + 10
     # the model holds the kept parameters: rescoring gives the same validation AUC
     normal = lab[y[lab] == 0]
     torch.manual_seed(0)
-    c = M.GCN(x.shape[1])(x, a_hat)[torch.as_tensor(normal)].mean(0)
+    c = MD.GCN(x.shape[1])(x, a_hat)[torch.as_tensor(normal)].mean(0)
     with torch.no_grad():
         s = M.anomaly_score(net(x, a_hat), c).numpy()
     assert M.auc(y[val], s[val]) == pytest.approx(fit.val_auc, abs=1e-9)

@@ -67,11 +67,11 @@ def test_missing_data_is_one_clear_error_and_no_done(tmp_path, monkeypatch):
 
 def test_table_expands_to_the_paper_grid():
     paper = S.load_paper("graph_ssad")
-    full = S.expand_table(paper, "auc", "full")
+    full = S.expand_table(paper, "t1_auc", "full")
     assert len(full) == 5 * 3 * 11 * 10  # graphs x fractions x methods (10 + our Deep SAD variant) x seeds
     amazon = [c for c in full if c.values["dataset"].startswith("amazon")]
     assert all(c.config.epochs == 1000 for c in amazon)  # paper: 1000 epochs on Amazon
-    quick = S.expand_table(paper, "auc", "quick")
+    quick = S.expand_table(paper, "t1_auc", "quick")
     assert {c.values["dataset"] for c in quick} == {"cora", "citeseer"}
     assert {c.setting for c in quick} == {"label_frac=0.025", "label_frac=0.05", "label_frac=0.1"}
     assert all(c.config.lambdas == (1.0, 10.0, 100.0, 1000.0, 10000.0) for c in quick)
@@ -83,10 +83,10 @@ def _fake_results(tmp_path, proposed, others):
         for f in ("0.025", "0.05", "0.1"):
             for m in ("proposed",) + CL.BASELINES:
                 v = proposed[f] if m == "proposed" else others
-                rows.append({"paper": "graph_ssad", "table": "auc", "profile": "quick", "dataset": ds, "method": m,
+                rows.append({"paper": "graph_ssad", "table": "t1_auc", "profile": "quick", "dataset": ds, "method": m,
                              "setting": f"label_frac={f}", "metric": "test_auc_pct", "mean": v, "std": 0.0,
                              "n_seeds": 3, "paper_value": "", "delta": ""})
-    pd.DataFrame(rows).to_csv(tmp_path / "auc.csv", index=False)
+    pd.DataFrame(rows).to_csv(tmp_path / "t1_auc.csv", index=False)
     return Results(tmp_path, "graph_ssad", "quick")
 
 
@@ -105,20 +105,20 @@ def test_claims_follow_the_numbers(tmp_path):
 
 def test_figure_and_compact_table_from_aggregated_results(tmp_path):
     from common import report as REP
-    from papers.graph_ssad import run as R
+    from papers.graph_ssad import figures as F
 
     rows = []
     for ds, base in (("cora", 90.0), ("citeseer", 60.0)):
         for f in ("0.025", "0.05", "0.1"):
             for m, off in (("proposed", 0.0), ("gcn", -5.0)):
                 for seed in range(3):
-                    rows.append({"paper": "graph_ssad", "table": "auc", "profile": "quick", "dataset": ds,
+                    rows.append({"paper": "graph_ssad", "table": "t1_auc", "profile": "quick", "dataset": ds,
                                  "method": m, "setting": f"label_frac={f}", "seed": seed,
                                  "metric": "test_auc_pct", "value": base + off + seed})
-    pd.DataFrame(rows).to_csv(tmp_path / "auc_runs.csv", index=False)
-    pd.DataFrame(REP.summarise(rows, REP.load_paper_results("graph_ssad"))).to_csv(tmp_path / "auc.csv", index=False)
-    R.make_figures(tmp_path, "quick")
-    assert (tmp_path / "auc_vs_labelled.png").stat().st_size > 10_000
-    table = (tmp_path / "auc_table.md").read_text()
+    pd.DataFrame(rows).to_csv(tmp_path / "t1_auc_runs.csv", index=False)
+    pd.DataFrame(REP.summarise(rows, REP.load_paper_results("graph_ssad"))).to_csv(tmp_path / "t1_auc.csv", index=False)
+    F.make_figures(tmp_path, "quick")
+    assert (tmp_path / "t1_auc_vs_labelled.png").stat().st_size > 10_000
+    table = (tmp_path / "t1_auc_table.md").read_text()
     assert "**91.0 ± 1.0 (paper 88.8)**" in table  # cora 2.5 %: mean of 90, 91, 92 beside the paper's value
     assert "| GCN classifier |" in table and "86.0 / 88.1 / 90.3" in table  # paper's 5-graph average
