@@ -283,7 +283,7 @@ def paper_status(slug: str, root: Path | None = None) -> tuple[str, str]:
     """(status, claim verdict counts) for the README index."""
     if not (papers_dir() / slug / "run.py").is_file():
         return "not started", ""
-    profiles = profiles_with_results(slug, root)
+    profiles = [p for p in profiles_with_results(slug, root) if p in COMMITTED_PROFILES]  # not smoke/variants
     if not profiles:
         return "code, no results yet", ""
     parts = []
