@@ -79,8 +79,8 @@ def _sparse(res):
     return compare(s, ">", 10.0, "meta_ticket pruned weights (%)", "10%")
 
 
-OTHER_TABLES = ("t4_omniglot_20way", "t5_mlp_cifarfs_vggflower", "t6_miniimagenet_resnet12", "t7_miniimagenet_wrn28",
-                "t8_cross_domain_cnn", "t9_cross_domain_mlp")
+OTHER_TABLES = ("x_omniglot_20way", "x_mlp_cifarfs_vggflower", "x_miniimagenet_resnet12", "x_miniimagenet_wrn28",
+                "x_cross_domain_cnn", "x_cross_domain_mlp")
 
 
 def _beats_maml_elsewhere(res):

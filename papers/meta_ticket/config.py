@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from common.config import BaseConfig
 
-METHODS = ("maml", "anil", "boil", "meta_ticket", "meta_ticket_iterand", "meta_ticket_boil")
+METHOD_NAMES = ("maml", "anil", "boil", "meta_ticket", "meta_ticket_iterand", "meta_ticket_boil")
 DATASETS = ("omniglot", "omniglot_small", "cifarfs", "miniimagenet", "vgg_flower", "cifar10_subset", "sinusoid")
 EVAL_DATASETS = ("", "cub", "cars", "aircraft", "vgg_flower", "cifarfs", "mnist32")
 ARCHS = ("mlp", "resnet12", "wrn28")
@@ -61,6 +61,8 @@ class Config(BaseConfig):
     ticket_optimizer: str = "sgd"
     """Score optimiser of Meta-ticket: sgd (momentum 0.9, cosine schedule with warm-up) | adamw (constant lr;
     the official sinusoid 'ticket+adam' setting)."""
+    score_momentum: float = 0.9
+    """SGD momentum of Meta-ticket's score optimiser (official 0.9)."""
     warmup_iters: int = 1000
     """Linear warm-up iterations of the cosine score schedule (CustomCosineLR)."""
     init_sparsity: float = 0.0
@@ -79,8 +81,8 @@ class Config(BaseConfig):
     """Sinusoid MLP hidden units (before the width factor)."""
 
     def validate(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.method not in METHOD_NAMES:
+            raise ValueError(f"method must be one of {METHOD_NAMES}, got {self.method!r}")
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.ticket_optimizer not in ("sgd", "adamw"):
@@ -92,6 +94,8 @@ class Config(BaseConfig):
             raise ValueError("q_query, feature_episodes, warmup_iters and rerand_freq must be >= 0")
         if not 0.0 <= self.init_sparsity < 1.0:
             raise ValueError(f"init_sparsity must be in [0, 1), got {self.init_sparsity}")
+        if not 0.0 <= self.score_momentum < 1.0:
+            raise ValueError(f"score_momentum must be in [0, 1), got {self.score_momentum}")
         if not 0.0 <= self.rerand_rate <= 1.0:
             raise ValueError(f"rerand_rate must be in [0, 1], got {self.rerand_rate}")
         if self.width_factor <= 0 or self.inner_lr <= 0 or self.outer_lr < 0:

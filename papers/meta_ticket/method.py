@@ -207,12 +207,14 @@ class MetaTicket(TaskLearner):
 # Outer loop pieces.
 
 
-def cosine_lr_with_warmup(base_lr: float, it: int, total: int, warmup: int) -> float:
-    """Official ``CustomCosineLR`` (stepped before each iteration ``it``)."""
+def cosine_warmup_factor(it: int, total: int, warmup: int) -> float:
+    """Multiplier of the score learning rate at outer iteration ``it`` (official ``CustomCosineLR``):
+    linear warm-up ``(it + 1) / (warmup + 1)``, then a half cosine from 1 to 0 over the remaining
+    ``total - warmup`` iterations. Used as a ``torch.optim.lr_scheduler.LambdaLR`` (train.py)."""
     if it < warmup:
-        return base_lr * (it + 1) / (warmup + 1)
+        return (it + 1) / (warmup + 1)
     e, es = it - warmup, max(total - warmup, 1)
-    return 0.5 * (1 + math.cos(math.pi * e / es)) * base_lr
+    return 0.5 * (1 + math.cos(math.pi * e / es))
 
 
 def meta_loss(learner: TaskLearner, tasks, loss_fn, inner_lr: float, steps: int, first_order: bool = False,

@@ -235,3 +235,17 @@ def prunable_weight_names(model: nn.Module) -> list[str]:
         if isinstance(mod, (nn.Linear, nn.Conv2d)) and not (mod_name + ".").startswith(head):
             names.append(f"{mod_name}.weight")
     return names
+
+
+def build_image_model(arch: str, image_shape: tuple[int, ...], n_way: int, width_factor: float = 1.0,
+                      wrn_widen: int = 10, hidden_sizes: str = "256,128,64,64") -> nn.Module:
+    """The paper's network for an image dataset: MLP (``hidden_sizes`` x ``width_factor``), ResNet-12
+    (channels x ``width_factor``) or WRN-28-``wrn_widen``; ``n_way`` outputs."""
+    if arch == "resnet12":
+        return ResNet12(image_shape, n_way, width_factor)
+    if arch == "wrn28":
+        return WRN28(image_shape, n_way, wrn_widen)
+    in_dim = 1
+    for d in image_shape:
+        in_dim *= int(d)
+    return FewShotMLP(in_dim, n_way, mlp_sizes(hidden_sizes, width_factor))

@@ -268,14 +268,14 @@ def test_full_profiles_of_the_new_tables_carry_the_official_settings():
     paper = S.load_paper("meta_ticket")
     cfg = {(c.table, c.values.get("method"), c.values.get("dataset"), c.values.get("eval_dataset"), c.values.get("arch"),
             c.values.get("wrn_widen"), c.values.get("k_shot")): c.config
-           for t in ("t6_miniimagenet_resnet12", "t7_miniimagenet_wrn28", "t8_cross_domain_cnn", "t9_cross_domain_mlp")
+           for t in ("x_miniimagenet_resnet12", "x_miniimagenet_wrn28", "x_cross_domain_cnn", "x_cross_domain_mlp")
            for c in S.expand_table(paper, t, "full") if c.values["seed"] == 1}
-    maml6 = cfg[("t6_miniimagenet_resnet12", "maml", None, None, None, None, 1)]
+    maml6 = cfg[("x_miniimagenet_resnet12", "maml", None, None, None, None, 1)]
     assert (maml6.dataset, maml6.arch, maml6.outer_lr, maml6.inner_lr, maml6.iterations) == ("miniimagenet", "resnet12",
                                                                                             0.0006, 0.3, 30000)
-    tick7 = cfg[("t7_miniimagenet_wrn28", "meta_ticket", None, None, None, 10, None)]
+    tick7 = cfg[("x_miniimagenet_wrn28", "meta_ticket", None, None, None, 10, None)]
     assert (tick7.arch, tick7.wrn_widen, tick7.k_shot, tick7.outer_lr, tick7.warmup_iters) == ("wrn28", 10, 5, 0.0, 1000)
-    cross = cfg[("t8_cross_domain_cnn", "meta_ticket_boil", None, "cars", "wrn28", 10, None)]
+    cross = cfg[("x_cross_domain_cnn", "meta_ticket_boil", None, "cars", "wrn28", 10, None)]
     assert (cross.dataset, cross.eval_dataset, cross.k_shot) == ("miniimagenet", "cars", 5)
-    assert cfg[("t9_cross_domain_mlp", "maml", "cifarfs", "aircraft", None, None, None)].outer_lr == 0.0001
-    assert cfg[("t9_cross_domain_mlp", "maml", "vgg_flower", "cifarfs", None, None, None)].outer_lr == 0.0
+    assert cfg[("x_cross_domain_mlp", "maml", "cifarfs", "aircraft", None, None, None)].outer_lr == 0.0001
+    assert cfg[("x_cross_domain_mlp", "maml", "vgg_flower", "cifarfs", None, None, None)].outer_lr == 0.0

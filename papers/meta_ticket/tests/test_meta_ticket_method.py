@@ -12,7 +12,7 @@ from papers.meta_ticket.method import (
     MetaTicket,
     adapt,
     binary_mask,
-    cosine_lr_with_warmup,
+    cosine_warmup_factor,
     linear_cka,
     meta_loss,
     percentile_threshold,
@@ -157,7 +157,7 @@ def test_anil_adapts_only_head_and_boil_only_body():
 
 def test_scores_change_and_weights_do_not_during_meta_training():
     from papers.meta_ticket.config import Config
-    from papers.meta_ticket.run import meta_train
+    from papers.meta_ticket.train import meta_train
 
     model = _tiny(dtype=torch.float32)
     mt = MetaTicket(model, ["features.0.linear.weight", "features.1.linear.weight"], init_sparsity=0.0,
@@ -166,7 +166,7 @@ def test_scores_change_and_weights_do_not_during_meta_training():
     s0 = {k: v.detach().clone() for k, v in mt.scores.items()}
     cfg = Config(iterations=5, warmup_iters=1, meta_batch=2, inner_lr=0.4)
     tasks = _tasks(2, torch.float32)
-    meta_train(cfg, mt, lambda rng, n: tasks[:n], nn.CrossEntropyLoss(), lambda o, y: 0.0, None, lambda m: None)
+    meta_train(cfg, mt, lambda rng, n: tasks[:n], nn.CrossEntropyLoss(), lambda o, y: 0.0, np.random.default_rng(0))
     assert all(torch.equal(w0[k], mt.weights[k]) for k in w0)            # random weights frozen
     assert all(not torch.equal(s0[k], mt.scores[k].detach()) for k in s0)  # scores learned
     assert mt.overall_sparsity() > 0                                        # lr 10 prunes from a dense start
@@ -185,10 +185,24 @@ def test_iterand_redraws_only_pruned_weights():
 
 
 def test_cosine_schedule_with_warmup():
-    assert cosine_lr_with_warmup(10.0, 0, 100, 9) == pytest.approx(1.0)
-    assert cosine_lr_with_warmup(10.0, 9, 100, 9) == pytest.approx(10.0)
-    assert cosine_lr_with_warmup(10.0, 9 + 91 // 2, 100, 9) == pytest.approx(5.0, abs=0.2)
-    assert cosine_lr_with_warmup(10.0, 99, 100, 9) < 0.1
+    assert cosine_warmup_factor(0, 100, 9) == pytest.approx(0.1)
+    assert cosine_warmup_factor(9, 100, 9) == pytest.approx(1.0)
+    assert cosine_warmup_factor(9 + 91 // 2, 100, 9) == pytest.approx(0.5, abs=0.02)
+    assert cosine_warmup_factor(99, 100, 9) < 0.01
+
+
+def test_score_optimiser_follows_the_official_schedule_step_by_step():
+    """The LambdaLR of train.py gives lr = 10 x factor(it) at every outer iteration it."""
+    from papers.meta_ticket.config import Config
+    from papers.meta_ticket.train import build_optimisers
+
+    mt = MetaTicket(_tiny(dtype=torch.float32), ["features.0.linear.weight"], generator=torch.Generator().manual_seed(0))
+    (opt, sched), = build_optimisers(Config(iterations=20, warmup_iters=4), mt)
+    assert opt.param_groups[0]["momentum"] == 0.9
+    for it in range(20):
+        assert opt.param_groups[0]["lr"] == pytest.approx(10.0 * cosine_warmup_factor(it, 20, 4), rel=1e-12)
+        opt.step()
+        sched.step()
 
 
 def test_linear_cka_invariances():
@@ -200,8 +214,8 @@ def test_linear_cka_invariances():
 
 
 def test_sinusoid_meta_ticket_masks_only_hidden2():
+    from papers.meta_ticket.baselines import build_learner
     from papers.meta_ticket.config import Config
-    from papers.meta_ticket.run import build_learner
 
     mt = build_learner(Config(dataset="sinusoid", method="meta_ticket"), SinusoidMLP(40), torch.Generator().manual_seed(0))
     assert mt.sparse_names == ["hidden2.weight"]
@@ -209,11 +223,11 @@ def test_sinusoid_meta_ticket_masks_only_hidden2():
     copy.deepcopy(mt.weights)
 
 
-def test_interrupted_meta_training_resumes_from_checkpoint(tmp_path, monkeypatch):
-    from papers.meta_ticket import run as R
+def test_interrupted_meta_training_resumes_from_checkpoint(tmp_path, monkeypatch, caplog):
+    from papers.meta_ticket import train as R
     from papers.meta_ticket.config import Config
 
-    monkeypatch.setattr(R, "CKPT_EVERY", 2)
+    monkeypatch.setattr(R, "CHECKPOINT_EVERY", 2)
     tasks = _tasks(2, torch.float32)
     cfg = Config(iterations=3, warmup_iters=1, meta_batch=2)
 
@@ -221,7 +235,7 @@ def test_interrupted_meta_training_resumes_from_checkpoint(tmp_path, monkeypatch
         return MetaTicket(_tiny(dtype=torch.float32), ["features.0.linear.weight"], generator=torch.Generator().manual_seed(0))
 
     ref = fresh()
-    R.meta_train(cfg, ref, lambda rng, n: tasks[:n], nn.CrossEntropyLoss(), lambda o, y: 0.0, None, lambda m: None)
+    R.meta_train(cfg, ref, lambda rng, n: tasks[:n], nn.CrossEntropyLoss(), lambda o, y: 0.0, np.random.default_rng(0))
     calls = []
 
     def crash_on_third(rng, n):
@@ -231,10 +245,13 @@ def test_interrupted_meta_training_resumes_from_checkpoint(tmp_path, monkeypatch
         return tasks[:n]
 
     with pytest.raises(KeyboardInterrupt):
-        R.meta_train(cfg, fresh(), crash_on_third, nn.CrossEntropyLoss(), lambda o, y: 0.0, tmp_path, lambda m: None)
+        R.meta_train(cfg, fresh(), crash_on_third, nn.CrossEntropyLoss(), lambda o, y: 0.0, np.random.default_rng(0),
+                     tmp_path / "checkpoint.pt")
     assert (tmp_path / "checkpoint.pt").exists()
-    resumed, logs = fresh(), []
-    R.meta_train(cfg, resumed, lambda rng, n: tasks[:n], nn.CrossEntropyLoss(), lambda o, y: 0.0, tmp_path, logs.append)
-    assert any("resumed from iteration 2" in m for m in logs)
+    resumed = fresh()
+    with caplog.at_level("INFO", logger="repro.meta_ticket"):
+        R.meta_train(cfg, resumed, lambda rng, n: tasks[:n], nn.CrossEntropyLoss(), lambda o, y: 0.0,
+                     np.random.default_rng(0), tmp_path / "checkpoint.pt")
+    assert "resumed from iteration 2" in caplog.text
     for k in ref.scores:
         assert torch.allclose(resumed.scores[k], ref.scores[k], atol=1e-6)

@@ -13,7 +13,7 @@ from common.data import DataMissingError
 from common.meta.episodes import TaskError
 from papers.meta_ticket import data as D
 from papers.meta_ticket.config import QUICK, SMOKE, Config
-from papers.meta_ticket.run import pooled_ci95, run
+from papers.meta_ticket.run import run
 
 
 def _have_omniglot_small():
@@ -172,8 +172,35 @@ def test_missing_dataset_names_where_it_looked(tmp_path, monkeypatch):
         D.load_cifarfs("train")
 
 
-def test_pooled_ci95_known_values():
-    m, ci, n = pooled_ci95([50.0], [1.96 * 10 / 10], [100])        # sd 10, n 100 -> half-width 1.96
-    assert (m, n) == (50.0, 100) and ci == pytest.approx(1.96 * 10 * np.sqrt(99 / 99) / 10, rel=1e-2)
-    m, ci, n = pooled_ci95([40.0, 60.0], [0.0, 0.0], [50, 50])       # only between-seed spread
-    assert m == 50.0 and ci == pytest.approx(1.96 * np.sqrt(100 * 100 / 99) / 10, rel=1e-6)
+def test_registry_names_every_configurable_method():
+    from papers.meta_ticket.baselines import METHODS
+    from papers.meta_ticket.config import METHOD_NAMES
+
+    assert set(METHODS) == set(METHOD_NAMES)
+
+
+def test_figures_read_only_results_csvs(tmp_path):
+    """make_figures draws both figures from the result CSVs alone, with a 95% interval over seeds."""
+    import pandas as pd
+
+    from papers.meta_ticket.figures import accuracy_by_width, make_figures
+
+    runs, cells = [], []
+    for t in ("t1_omniglot_1shot", "t2_omniglot_5shot"):
+        for method, base in (("maml", 50.0), ("meta_ticket", 55.0)):
+            for w in (1.0, 2.0):
+                for seed in (0, 1, 2):
+                    runs.append({"table": t, "method": method, "setting": f"width_factor={w}", "seed": seed,
+                                 "metric": "test_acc_pct", "value": base + w + seed})
+                cells += [{"table": t, "method": method, "setting": f"width_factor={w}",
+                           "metric": f"feature_cka_l{i}", "mean": 0.9 - 0.1 * i, "std": 0.01} for i in (1, 2)]
+    for t in ("t1_omniglot_1shot", "t2_omniglot_5shot"):
+        pd.DataFrame([r for r in runs if r["table"] == t]).to_csv(tmp_path / f"{t}_runs.csv", index=False)
+        pd.DataFrame([c for c in cells if c["table"] == t]).to_csv(tmp_path / f"{t}.csv", index=False)
+    make_figures(tmp_path, "quick")
+    assert (tmp_path / "fig_accuracy_vs_width.png").stat().st_size > 0
+    assert (tmp_path / "fig_feature_cka.png").stat().st_size > 0
+    tab = accuracy_by_width(pd.DataFrame(runs[:3]))          # maml, width 1, seeds 0-2: 51, 52, 53
+    row = tab.iloc[0]
+    assert row["mean"] == 52.0 and row["n_seeds"] == 3
+    assert row["low"] == pytest.approx(52.0 - 4.302653 * 1.0 / np.sqrt(3), rel=1e-5)   # t(0.975, 2) = 4.3027
