@@ -10,15 +10,19 @@ EXECUTOR ?= serial
 SEEDS ?=
 JOBS ?=
 ARGS ?=
-export PROFILE EXECUTOR SEEDS JOBS
+export PROFILE EXECUTOR SEEDS JOBS FRESH RESULTS_NAME ALLOW_CPU_FULL ALLOW_DIRTY REPRO_DATA REPRO_OFFLINE \
+	REPRO_RUNS REPRO_RESULTS SLURM_PARTITION SLURM_GPUS SLURM_CPUS SLURM_MEM SLURM_TIME \
+	SLURM_ARRAY_PARALLELISM SLURM_ACCOUNT
 
 # Papers = folders under papers/ with a run.py; targets use hyphens (reproduce-graph-ssad).
-PAPERS := $(sort $(patsubst papers/%/run.py,%,$(wildcard papers/*/run.py)))
+# papers/_template is the example paper: `make reproduce-template`, not in the list or reproduce-all.
+PAPERS := $(filter-out _%,$(sort $(patsubst papers/%/run.py,%,$(wildcard papers/*/run.py))))
 HYPHEN_PAPERS := $(subst _,-,$(PAPERS))
 REPRO_TARGETS := $(addprefix reproduce-,$(HYPHEN_PAPERS))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-all lint results reproduce-all list clean-runs bench-overhead data-status $(REPRO_TARGETS)
+.PHONY: help setup test test-all lint results reproduce-all reproduce-template list clean-runs bench-overhead \
+	data-status slurm-start slurm-stop $(REPRO_TARGETS)
 
 help: ## this list
 	@echo "Usage: make <target> [PROFILE=smoke|quick|full] [EXECUTOR=serial|local|slurm] [SEEDS=0,1,2|0-4] [JOBS=N] [ARGS='--set key=value']"
@@ -27,6 +31,28 @@ help: ## this list
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | awk -F'\t' '{printf "  %-22s %s\n", $$1, $$2}'
 	@echo
 	@echo "Papers: $(if $(HYPHEN_PAPERS),$(HYPHEN_PAPERS),(none yet))"
+	@echo
+	@echo "Variables (make VAR=value or environment):"
+	@printf "  %-24s %s\n" \
+	  "PROFILE" "smoke (seconds, tests) | quick (CPU, default) | full (the paper's setting, GPU)" \
+	  "EXECUTOR" "serial (default) | local (JOBS processes) | slurm (one job array per table)" \
+	  "SEEDS" "other seeds than the table's: 0,1,2 or 0-9; results go to results/<paper>/<profile>-seeds0-9/" \
+	  "ARGS" "'--set key=value' on every cell, '--tables t1_x'; --set results go to <profile>-set-key=value/" \
+	  "RESULTS_NAME" "name the results folder of a run with other seeds/settings yourself" \
+	  "JOBS" "parallel cells (local; 0 = one per core), array parallelism (slurm)" \
+	  "FRESH=1" "rerun finished cells made by an older commit of common/ + papers/<paper>/ (stale cells)" \
+	  "ALLOW_CPU_FULL=1" "let PROFILE=full run without a GPU (here, or EXECUTOR=slurm with SLURM_GPUS=0)" \
+	  "ALLOW_DIRTY=1" "aggregate rows from uncommitted code into results/ (marked as such)" \
+	  "REPRO_DATA" "colon-separated folders holding the datasets (searched before data/)" \
+	  "REPRO_OFFLINE=1" "never download a dataset; fail with where to put it instead" \
+	  "REPRO_RUNS, REPRO_RESULTS" "run folders (default runs/) and results (default results/); scratch results touch no tracked file" \
+	  "SLURM_PARTITION" "EXECUTOR=slurm: partition (or ARGS='--slurm-partition gpu')" \
+	  "SLURM_GPUS" "GPUs per cell (default 1 for PROFILE=full, else 0; full refuses 0 without ALLOW_CPU_FULL=1)" \
+	  "SLURM_CPUS" "CPUs per cell = its torch threads (default 4 for full, else 1)" \
+	  "SLURM_MEM" "memory per cell, e.g. 16G (default: the partition's)" \
+	  "SLURM_TIME" "time limit per cell: minutes or [D-]HH:MM:SS (default 240)" \
+	  "SLURM_ARRAY_PARALLELISM" "cells of one array running at once (default JOBS, else 64)" \
+	  "SLURM_ACCOUNT" "account to charge"
 
 $(VENV_STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +64,9 @@ setup: $(VENV_STAMP) ## create the virtual environment (.venv) from requirements
 
 $(REPRO_TARGETS): reproduce-%: $(VENV_STAMP)
 	$(PY) -m common.cli reproduce $* $(ARGS)
+
+reproduce-template: $(VENV_STAMP) ## run the example paper papers/_template (PROFILE=smoke: seconds)
+	$(PY) -m common.cli reproduce _template $(ARGS)
 
 reproduce-%:
 	@# only reached for names that are not papers (the static pattern rule above wins otherwise)
@@ -69,3 +98,9 @@ data-status: $(VENV_STAMP) ## which shared datasets are found on this machine
 
 clean-runs: ## delete runs/ (raw run folders; results/ is kept)
 	rm -rf runs
+
+slurm-start: ## start a one-node Slurm cluster on this machine (root; scripts/slurm-local.sh)
+	scripts/slurm-local.sh start
+
+slurm-stop: ## stop it
+	scripts/slurm-local.sh stop

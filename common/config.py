@@ -24,6 +24,7 @@ import ast
 import dataclasses
 import inspect
 import json
+import math
 import textwrap
 import types
 import typing
@@ -207,6 +208,10 @@ def apply_overrides(cfg: Any, overrides: Mapping[str, Any] | None, layer: str = 
         except ConfigError as exc:
             raise ConfigError(f"{exc} (in {layer})") from None
     new = dataclasses.replace(cfg, **changes)
+    try:
+        check_common_fields(new)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (in {layer})") from None
     validate = getattr(new, "validate", None)
     if callable(validate):
         try:
@@ -216,6 +221,22 @@ def apply_overrides(cfg: Any, overrides: Mapping[str, Any] | None, layer: str = 
         except ValueError as exc:  # a paper's validate() may raise plain ValueError
             raise ConfigError(f"{exc} (in {layer})") from None
     return new
+
+
+def check_common_fields(cfg: Any) -> None:
+    """Rules that hold in every paper, checked before any cell runs (a paper's ``validate()`` adds its
+    own): no NaN in a float field, ``seed`` >= 0, and learning rates (``lr``, ``learning_rate``,
+    ``*_lr``) finite and >= 0."""
+    for f in dataclasses.fields(cfg):
+        value = getattr(cfg, f.name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if isinstance(value, float) and math.isnan(value):
+            raise ConfigError(f"{f.name}: NaN is not a setting")
+        if f.name == "seed" and value < 0:
+            raise ConfigError(f"seed must be >= 0, got {value}")
+        if (f.name in ("lr", "learning_rate") or f.name.endswith("_lr")) and not (math.isfinite(value) and value >= 0):
+            raise ConfigError(f"{f.name}: a learning rate must be finite and >= 0, got {value}")
 
 
 def profile_overrides(config_module: Any, profile: str) -> dict[str, Any]:

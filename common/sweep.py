@@ -117,7 +117,7 @@ def parse_seeds(text: str | Sequence[int] | None) -> list[int] | None:
     if text is None or text == "":
         return None
     if not isinstance(text, str):
-        return [int(s) for s in text]
+        text = ",".join(str(int(s)) for s in text)
     seeds: list[int] = []
     for part in text.split(","):
         part = part.strip()
@@ -133,7 +133,9 @@ def parse_seeds(text: str | Sequence[int] | None) -> list[int] | None:
             raise SweepError(f"SEEDS: cannot read {part!r}; use e.g. 0,1,2 or 0-4") from None
     if not seeds:
         raise SweepError(f"SEEDS: no seeds in {text!r}")
-    return seeds
+    if min(seeds) < 0:
+        raise SweepError(f"SEEDS: seeds are integers >= 0, got {min(seeds)} in {text!r}")
+    return list(dict.fromkeys(seeds))
 
 
 def load_table(path: Path) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def test_killed_sweep_resumes_only_missing_cells(fixture_env, tmp_path):
     assert 2 <= k < 6, f"expected the kill to land mid-sweep, {k} cells done"
     report = reproduce("digits-logreg", tables=["t1"], cli_overrides={"sleep_s": "0.7"}, update_readme=False)
     assert len(report.ran) == 6 - k and len(report.skipped) == k and not report.failed
-    with open(tmp_path / "results" / "digits_logreg" / "quick" / "t1_runs.csv") as fh:
+    with open(tmp_path / "results" / "digits_logreg" / "quick-set-sleep_s=0.7" / "t1_runs.csv") as fh:
         rows = list(csv.DictReader(fh))
     per_cell = Counter((r["method"], r["seed"], r["metric"]) for r in rows)
     assert len(per_cell) == 2 * 3 * 2 and set(per_cell.values()) == {1}
@@ -220,3 +220,58 @@ def test_same_commit_rules():
     assert not S.same_commit("abcdef1234", "abcdef1234+dirty")
     assert S.same_commit("abcdef1234+dirty", "abcdef1234+dirty")
     assert not S.same_commit("", "abcdef1234") and not S.same_commit("abcdef1234", "bbcdef1234")
+
+
+def test_results_name_for_other_seeds_and_settings():
+    from common.cli import results_name
+
+    assert results_name("quick") == "quick"
+    assert results_name("quick", [0, 1, 2], [0, 1, 2]) == "quick"  # the table's own seeds
+    assert results_name("quick", [0, 1, 2, 3, 4], [0, 1, 2]) == "quick-seeds0-4"
+    assert results_name("full", [0, 2, 3, 9], [0]) == "full-seeds0,2-3,9"
+    assert results_name("quick", None, None, {"lr": "-0.1", "C": "2"}) == "quick-set-C=2+lr=-0.1"
+    assert results_name("quick", None, None, {"x": "a/b c"}) == "quick-set-x=a_b_c"
+    assert results_name("quick", [5], [0], {}, "mystudy") == "mystudy"
+    with pytest.raises(UsageError, match="needs its own name"):
+        results_name("quick", [5], [0], {}, "quick")
+    with pytest.raises(UsageError, match="needs its own name"):
+        results_name("smoke", None, None, {}, "quick")
+    with pytest.raises(UsageError, match="plain folder name"):
+        results_name("quick", None, None, {}, "../quick")
+
+
+def test_other_seeds_or_settings_never_overwrite_the_profile_results(fixture_env, tmp_path):
+    base = tmp_path / "results" / "digits_logreg"
+    reproduce("digits-logreg", tables=["t1"], seeds="0-4", update_readme=False)
+    assert (base / "quick-seeds0-4" / "t1.csv").is_file() and not (base / "quick").exists()
+    reproduce("digits-logreg", tables=["t1"], seeds="1", cli_overrides={"C": "2"}, update_readme=False)
+    assert (base / "quick-seeds1-set-C=2" / "t1.csv").is_file() and not (base / "quick").exists()
+    rows = list(csv.DictReader(open(base / "quick-seeds0-4" / "t1_runs.csv")))
+    assert sorted({r["seed"] for r in rows}) == ["0", "1", "2", "3", "4"] and {r["profile"] for r in rows} == {"quick"}
+    reproduce("digits-logreg", tables=["t1"], seeds="0,1,2", update_readme=False)  # = the table's seeds
+    assert (base / "quick" / "t1.csv").is_file()
+
+
+def test_only_committed_profiles_in_the_repo_results_touch_tracked_files(fixture_env, tmp_path, monkeypatch):
+    from common import report as REP
+    from common import results as R
+
+    monkeypatch.setattr(R, "REPO_ROOT", tmp_path)  # tmp_path/results plays the repository's results/
+    monkeypatch.delenv("REPRO_RESULTS")
+    monkeypatch.setenv("ALLOW_DIRTY", "1")  # the tests run in a working tree with uncommitted edits
+    calls = []
+    monkeypatch.setattr(REP, "update_paper_readme", lambda slug, root=None: calls.append(slug))
+    reproduce("digits-logreg", profile="smoke", tables=["t1"])
+    reproduce("digits-logreg", tables=["t1"], seeds="4")
+    assert calls == []
+    assert REP.paper_status("digits_logreg") == ("code, no results yet", "")  # make results ignores them
+    assert "No results committed yet" in REP.paper_results_section("digits_logreg")
+    reproduce("digits-logreg", tables=["t1"])
+    assert calls == ["digits_logreg"] and REP.paper_status("digits_logreg")[0] == "results: quick"
+
+
+def test_gitignore_keeps_smoke_and_variant_results_out():
+    paths = ["results/x/smoke/t1.csv", "results/x/quick-seeds0-4/t1.csv", "results/x/full-set-lr=1/t1.csv",
+             "results/x/quick/t1.csv"]
+    out = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=REPO, capture_output=True, text=True)
+    assert out.stdout.split() == paths[:3]
