@@ -125,18 +125,21 @@ def test_fashion_loader_on_tiny_files_in_a_root(isolated_roots):
     assert ds.source == str(folder)
 
 
-def _omniglot_zip(path: Path, n_alpha=2, n_char=3, n_draw=4, truncate=False):
+def _omniglot_zip(path: Path, n_alpha=2, n_char=3, n_draw=4, truncate=False, alphabets=None, top="images_background",
+                  ink=0):
     from PIL import Image
 
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        for a in range(n_alpha):
+        for a, alpha in enumerate(alphabets or [f"Alpha{a}" for a in range(n_alpha)]):
             for c in range(n_char):
                 for d in range(n_draw):
-                    img = Image.fromarray((np.ones((105, 105)) * 255).astype(np.uint8)).convert("1")
+                    pix = np.ones((105, 105)) * 255
+                    pix[:ink, :ink] = 0
+                    img = Image.fromarray(pix.astype(np.uint8)).convert("1")
                     b = io.BytesIO()
                     img.save(b, format="PNG")
-                    zf.writestr(f"images_background/Alpha{a}/character{c + 1:02d}/{a}{c}_{d + 1:02d}.png", b.getvalue())
+                    zf.writestr(f"{top}/{alpha}/character{c + 1:02d}/{a}{c}_{d + 1:02d}.png", b.getvalue())
     data = buf.getvalue()
     path.write_bytes(data[: len(data) // 2] if truncate else data)
 
@@ -152,6 +155,29 @@ def test_omniglot_official_layout_and_truncated_zip(isolated_roots):
     _omniglot_zip(folder / "images_evaluation.zip", truncate=True)
     with pytest.raises(DataFormatError, match="images_evaluation.zip.*truncated or corrupt"):
         load_omniglot("evaluation")
+
+
+def test_omniglot_union_counts_a_shared_character_once(isolated_roots):
+    """small1 and small2 both hold Greek and Latin: the union keeps each (alphabet, character) once."""
+    folder = isolated_roots / "a" / "omniglot"
+    folder.mkdir(parents=True)
+    _omniglot_zip(folder / "images_background_small1.zip", n_char=2, n_draw=3, alphabets=["Balinese", "Greek", "Latin"],
+                  top="images_background_small1", ink=10)
+    _omniglot_zip(folder / "images_background_small2.zip", n_char=2, n_draw=3, alphabets=["Greek", "Latin", "Tagalog"],
+                  top="images_background_small2", ink=20)
+    s1, s2 = load_omniglot("background_small1"), load_omniglot("background_small2")
+    assert len(s1.classes) == len(s2.classes) == 6
+    both = load_omniglot("background_small")
+    assert both.name == "omniglot_background_small"
+    assert len(both.classes) == 8 and len(set(both.classes)) == 8          # 6 + 6 - 4 shared
+    assert both.classes == sorted(set(s1.classes) | set(s2.classes))
+    assert np.bincount(both.y).tolist() == [3] * 8 and len(both) == 24
+    greek = both.classes.index("Greek/character01")
+    ink_greek = both.x[both.y == greek].sum(axis=(1, 2))
+    ink_s1 = s1.x[s1.y == s1.classes.index("Greek/character01")].sum(axis=(1, 2))
+    np.testing.assert_allclose(ink_greek, ink_s1)                          # the first zip's images are kept
+    tag = both.x[both.y == both.classes.index("Tagalog/character02")]
+    np.testing.assert_allclose(tag, s2.x[s2.y == s2.classes.index("Tagalog/character02")])
 
 
 def test_mnist_falls_back_to_named_subset(isolated_roots):
@@ -209,3 +235,19 @@ def test_omniglot_shared_subset():
     assert len(alphabets) == 5
     ink = ds.x.mean()
     assert 0.02 < ink < 0.5  # strokes are ink=1 on a 0 background
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not _shared_omniglot(), reason="Omniglot small zips not under REPRO_DATA")
+def test_omniglot_small1_and_small2_hold_242_distinct_characters():
+    both = load_omniglot("background_small", size=28)
+    assert len(both.classes) == 242 and len(both) == 242 * 20
+    assert np.bincount(both.y).tolist() == [20] * 242
+    alphabets = sorted({c.split("/")[0] for c in both.classes})
+    assert len(alphabets) == 8 and "Greek" in alphabets and "Latin" in alphabets
+    s1, s2 = load_omniglot("background_small1"), load_omniglot("background_small2")
+    shared = sorted(set(s1.classes) & set(s2.classes))
+    assert len(s1.classes) + len(s2.classes) - len(shared) == 242 == 136 + 156 - 50
+    assert {c.split("/")[0] for c in shared} == {"Greek", "Latin"}
+    for key in shared[:3]:   # the shared characters are the same drawings in both zips
+        np.testing.assert_array_equal(s1.x[s1.y == s1.classes.index(key)], s2.x[s2.y == s2.classes.index(key)])

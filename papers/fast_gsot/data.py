@@ -7,10 +7,11 @@ quick (offline, real data):
                          made: crop to the ink bounding box, pad square, resize to 32x32,
                          binarise, count ink pixels in 4x4 blocks (0..16), divide by 16.
   ``digits_to_mnist5k``  the reverse direction.
-  ``omniglot_drawers``   many classes: the 292 characters of the two Omniglot "background
-                         small" sets (real handwriting, 20 people per character); source =
-                         drawers 1-10, target = drawers 11-20 of every character (a shift between
-                         people), images 28x28 average-pooled to 14x14 (196 features).
+  ``omniglot_drawers``   many classes: the 242 distinct characters of the two Omniglot
+                         "background small" sets (8 alphabets; Greek and Latin are in both zips
+                         and are counted once; real handwriting, 20 people per character);
+                         source = drawers 1-10, target = drawers 11-20 of every character (a
+                         shift between people), images 28x28 average-pooled to 14x14 (196 features).
 full (the paper's style of benchmark, needs the files):
   ``mnist_to_usps`` / ``usps_to_mnist``  official MNIST (60k train IDX) and USPS (LIBSVM
                          ``usps.bz2``, 7,291 images, 16x16 in [-1, 1]); MNIST resized to 16x16.
@@ -26,18 +27,25 @@ from pathlib import Path
 
 import numpy as np
 
-from common.data import DataFormatError, load_digits, load_mnist
-from common.data.core import candidate_dirs, missing
+from common.data import DataFormatError, find_files, load_digits, load_mnist, load_omniglot, reading
+from common.data.core import register_dataset, uses
 
 QUICK_DATASETS = ("mnist5k_to_digits", "digits_to_mnist5k", "omniglot_drawers")
 FULL_DATASETS = ("mnist_to_usps", "usps_to_mnist")
 DATASETS = QUICK_DATASETS + FULL_DATASETS
 
 USPS_FILE = "usps.bz2"
+USPS_SUBDIRS = ["usps", "USPS"]
 USPS_HOW = ("download usps.bz2 from https://www.csie.ntu.edu.tw/~cjlin/libsvmtools/datasets/multiclass/usps.bz2 "
-            "into $REPRO_DATA/usps/ (or set REPRO_DOWNLOAD=1)")
+            "into $REPRO_DATA/usps/")
 # LIBSVM publishes no checksum for usps.bz2, so no automatic (unverified) download is offered:
 # the user fetches the file once (USPS_HOW) and the loader checks its format.
+OMNIGLOT_CLASSES = 242
+"""Distinct (alphabet, character) pairs of Omniglot background_small1 + small2."""
+
+uses("fast_gsot", "mnist", "digits", "omniglot_small")
+register_dataset("usps", "USPS (LIBSVM usps.bz2), 7,291 16x16 digits (full)", USPS_HOW, paper="fast_gsot",
+                 locate=lambda: find_files("usps", USPS_SUBDIRS, [USPS_FILE], how=USPS_HOW)[1][0])
 
 
 @dataclass
@@ -93,14 +101,12 @@ def load_usps(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_svmlight_file
 
     if path is None:
-        dirs = candidate_dirs(["usps", "USPS"])
-        found = [d / USPS_FILE for d in dirs if (d / USPS_FILE).is_file()]
-        if found:
-            path = found[0]
-        else:
-            raise missing("usps", dirs, [USPS_FILE], USPS_HOW)
+        _, (path,) = find_files("usps", USPS_SUBDIRS, [USPS_FILE], how=USPS_HOW)
     try:
-        x, y = load_svmlight_file(str(path), n_features=256)
+        with reading(path, "LIBSVM usps.bz2"):
+            x, y = load_svmlight_file(str(path), n_features=256)
+    except DataFormatError:
+        raise
     except Exception as err:  # noqa: BLE001 - any parse failure is a format problem
         raise DataFormatError(f"usps: {path} is not a LIBSVM file with 256 features: {err}") from err
     y = y.astype(np.int64) - 1
@@ -120,20 +126,18 @@ def mnist_full_16() -> tuple[np.ndarray, np.ndarray]:
 
 
 def omniglot_drawer_pair() -> DomainPair:
-    from common.data import load_omniglot
-
-    xs, ys, xt, yt, offset = [], [], [], [], 0
-    for subset in ("background_small1", "background_small2"):
-        d = load_omniglot(subset, 28)
-        x = d.x.astype(np.float64).reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(len(d.x), -1)
-        for c in np.unique(d.y):
-            idx = np.flatnonzero(d.y == c)                     # file order = drawer order
-            half = len(idx) // 2
-            xs.append(x[idx[:half]])
-            ys.append(np.full(half, offset + c))
-            xt.append(x[idx[half:]])
-            yt.append(np.full(len(idx) - half, offset + c))
-        offset += int(d.y.max()) + 1
+    """Every character of small1 + small2 once (deduplicated by alphabet and character in
+    ``common.data.load_omniglot``): drawers 1-10 -> source, 11-20 -> target."""
+    d = load_omniglot("background_small", 28)
+    x = d.x.astype(np.float64).reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(len(d.x), -1)
+    xs, ys, xt, yt = [], [], [], []
+    for c in np.unique(d.y):
+        idx = np.flatnonzero(d.y == c)                     # file order = drawer order
+        half = len(idx) // 2
+        xs.append(x[idx[:half]])
+        ys.append(np.full(half, c))
+        xt.append(x[idx[half:]])
+        yt.append(np.full(len(idx) - half, c))
     return DomainPair("omniglot_drawers", np.concatenate(xs), np.concatenate(ys).astype(np.int64),
                       np.concatenate(xt), np.concatenate(yt).astype(np.int64))
 

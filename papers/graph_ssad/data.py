@@ -11,9 +11,10 @@ Datasets (the paper's five):
 * ``amazon_photo``, ``amazon_computers``: gnn-benchmark npz files (Shchur et al., 2018),
   ``amazon_electronics_{photo,computers}.npz``.
 
-Users with internet set ``REPRO_DOWNLOAD=1``: the files are fetched from the two GitHub
-repositories at pinned commits and verified against their git blob ids (SHA-1 of the blob; the
-repositories publish no other checksum), written to ``data/graphs/...`` only once verified.
+When a graph is not found it is downloaded on first use (unless ``REPRO_OFFLINE=1``): the files
+are fetched from the two GitHub repositories at pinned commits and verified against their git
+blob ids (SHA-1 of the blob; the repositories publish no other checksum), written to
+``data/graphs/...`` only once verified (``common.data.core``).
 
 Protocol (paper, Sec. 5.1): the smallest class is the anomalous class, every other class is
 normal; attributes are rescaled to [0, 1] (per attribute, min-max over all nodes); the labelled
@@ -22,19 +23,18 @@ nodes are ``label_frac`` of all nodes, the validation nodes 10 %, the rest are t
 
 from __future__ import annotations
 
-import hashlib
-import os
-import pickle
-import shutil
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from common.data import DataFormatError, DataMissingError, find_files
-from common.data.core import DATA_DIR, download_enabled
+from common.data import DataFormatError, DataMissingError, Resource, find_files, find_or_fetch, reading
+from common.data.core import (
+    DATA_DIR,  # noqa: F401 - where downloads land (kept for callers of D.DATA_DIR)
+    register_dataset,
+)
+from common.data.safe_pickle import restricted_loads
 
 PLANETOID_COMMIT = "af6abf468a772cc055bec88c52e4d6f51b7c37e3"
 PLANETOID_URL = "https://raw.githubusercontent.com/kimiyoung/planetoid/{commit}/data/{name}"
@@ -107,68 +107,42 @@ class AnomalySplit:
 
 
 # --------------------------------------------------------------------------------------
-# Downloads verified by git blob id.
+# Sources, verified by git blob id at the pinned commits.
+
+PLANETOID_SUBDIRS = ["graphs/planetoid", "planetoid"]
+NPZ_SUBDIRS = ["graphs/npz", "npz"]
 
 
-def git_blob_sha1(path: Path) -> str:
-    """The git object id of a file's content (what ``git hash-object`` prints)."""
-    h = hashlib.sha1()
-    h.update(b"blob %d\0" % path.stat().st_size)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def planetoid_resources(name: str) -> list[Resource]:
+    return [Resource(f"ind.{name}.{p}", PLANETOID_URL.format(commit=PLANETOID_COMMIT, name=f"ind.{name}.{p}"),
+                     "gitblob:" + PLANETOID_BLOBS[f"ind.{name}.{p}"]) for p in PLANETOID_PARTS]
 
 
-def download_git_blob(url: str, dest: Path, blob_sha1: str, opener=None) -> Path:
-    """Download to ``dest.part``, check the git blob id, then rename; a mismatch deletes it."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    part = dest.with_name(dest.name + ".part")
-    open_url = opener or (lambda u: urllib.request.urlopen(u, timeout=60))  # noqa: S310
-    try:
-        with open_url(url) as resp, open(part, "wb") as fh:
-            shutil.copyfileobj(resp, fh)
-        got = git_blob_sha1(part)
-        if got != blob_sha1:
-            raise DataFormatError(f"{dest.name}: git blob id {got} does not match the pinned {blob_sha1}")
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    os.replace(part, dest)
-    return dest
+def gnn_benchmark_resource(name: str) -> Resource:
+    fname, blob = GNN_BENCHMARK_FILES[name]
+    return Resource(fname, GNN_BENCHMARK_URL.format(commit=GNN_BENCHMARK_COMMIT, name=fname), "gitblob:" + blob)
+
+
+def _how(name: str) -> str:
+    if name in PLANETOID_DATASETS:
+        return (f"downloaded automatically on first use (ind.{name}.* from github.com/kimiyoung/planetoid, "
+                f"commit {PLANETOID_COMMIT[:7]}, into data/graphs/planetoid/) unless REPRO_OFFLINE=1; or put "
+                f"the ind.{name}.* files (or {name}_planetoid_converted.npz) in $REPRO_DATA/graphs/planetoid/")
+    return (f"downloaded automatically on first use ({GNN_BENCHMARK_FILES[name][0]} from "
+            f"github.com/shchur/gnn-benchmark, commit {GNN_BENCHMARK_COMMIT[:7]}, into data/graphs/npz/) unless "
+            f"REPRO_OFFLINE=1; or put the file in $REPRO_DATA/graphs/npz/")
 
 
 # --------------------------------------------------------------------------------------
 # Planetoid.
 
 
-class _PlanetoidUnpickler(pickle.Unpickler):
-    """Builds only what the Planetoid files contain; any other class is refused."""
-
-    ALLOWED = {
-        ("scipy.sparse.csr", "csr_matrix"), ("scipy.sparse._csr", "csr_matrix"),
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"), ("collections", "defaultdict"),
-        ("__builtin__", "list"), ("builtins", "list"),
-        ("copy_reg", "_reconstructor"), ("copyreg", "_reconstructor"),
-        ("__builtin__", "object"), ("builtins", "object"),
-        ("_codecs", "encode"),  # bytes inside protocol-2 pickles written by Python 3
-    }
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise DataFormatError(f"Planetoid file asks for {module}.{name}; refused (not a Planetoid object)")
-        if name == "csr_matrix":
-            return sp.csr_matrix
-        if name == "_reconstruct":
-            from numpy._core.multiarray import _reconstruct
-            return _reconstruct
-        return super().find_class(module, name)
-
-
 def _read_planetoid_pickle(path: Path):
-    with open(path, "rb") as fh:
-        return _PlanetoidUnpickler(fh, encoding="latin1").load()
+    """A Planetoid part (Python-2 pickle) with a restricted unpickler: numpy arrays, lists, a
+    defaultdict and scipy CSR matrices only; any other class is refused."""
+    with reading(path, "Planetoid pickle"):
+        return restricted_loads(path.read_bytes(), str(path), extra={
+            ("scipy.sparse.csr", "csr_matrix"): sp.csr_matrix, ("scipy.sparse._csr", "csr_matrix"): sp.csr_matrix})
 
 
 def _csr(d, key: str) -> sp.csr_matrix:
@@ -214,15 +188,17 @@ def symmetric_adjacency(edges: np.ndarray, n: int) -> sp.csr_matrix:
 
 
 def _planetoid_from_converted(name: str, path: Path) -> AttributedGraph:
-    d = np.load(path)  # plain arrays, no pickle
-    return assemble_planetoid(name, _csr(d, "allx"), d["ally"], _csr(d, "tx"), d["ty"], d["graph_edges"],
-                              int(d["graph_num_keys"]), d["test_index"].astype(np.int64), str(path))
+    with reading(path, "Planetoid npz"), np.load(path, allow_pickle=False) as d:  # plain arrays, no pickle
+        parts = (_csr(d, "allx"), d["ally"], _csr(d, "tx"), d["ty"], d["graph_edges"], int(d["graph_num_keys"]),
+                 d["test_index"].astype(np.int64))
+    return assemble_planetoid(name, *parts, str(path))
 
 
 def _planetoid_from_ind(name: str, folder: Path) -> AttributedGraph:
     parts = {p: folder / f"ind.{name}.{p}" for p in PLANETOID_PARTS}
     objs = {p: _read_planetoid_pickle(parts[p]) for p in ("allx", "ally", "tx", "ty", "graph")}
-    test_index = np.loadtxt(parts["test.index"], dtype=np.int64).reshape(-1)
+    with reading(parts["test.index"]):
+        test_index = np.loadtxt(parts["test.index"], dtype=np.int64).reshape(-1)
     graph = objs["graph"]
     if not isinstance(graph, dict):
         raise DataFormatError(f"{parts['graph']}: expected a dict of neighbour lists")
@@ -233,25 +209,14 @@ def _planetoid_from_ind(name: str, folder: Path) -> AttributedGraph:
 
 
 def load_planetoid(name: str, download: bool | None = None) -> AttributedGraph:
-    how = (f"set REPRO_DOWNLOAD=1 to fetch ind.{name}.* from github.com/kimiyoung/planetoid "
-           f"(commit {PLANETOID_COMMIT[:7]}) into {DATA_DIR / 'graphs' / 'planetoid'}")
+    """The converted npz when present (offline copy), else the original ``ind.*`` files, found or
+    downloaded (verified) into ``data/graphs/planetoid/``."""
     try:
-        _, (path,) = find_files(name, ["graphs/planetoid", "planetoid"], [f"{name}_planetoid_converted.npz"])
+        _, (path,) = find_files(name, PLANETOID_SUBDIRS, [f"{name}_planetoid_converted.npz"])
         return _planetoid_from_converted(name, path)
     except DataMissingError:
         pass
-    names = [f"ind.{name}.{p}" for p in PLANETOID_PARTS]
-    try:
-        folder, _ = find_files(name, ["graphs/planetoid", "planetoid"], names, how=how)
-    except DataMissingError:
-        if not download_enabled(download):
-            raise
-        folder = DATA_DIR / "graphs" / "planetoid"
-        for fname in names:
-            dest = folder / fname
-            if not (dest.is_file() and git_blob_sha1(dest) == PLANETOID_BLOBS[fname]):
-                download_git_blob(PLANETOID_URL.format(commit=PLANETOID_COMMIT, name=fname), dest,
-                                  PLANETOID_BLOBS[fname])
+    folder, _ = find_or_fetch(name, PLANETOID_SUBDIRS, planetoid_resources(name), _how(name), download=download)
     return _planetoid_from_ind(name, folder)
 
 
@@ -261,7 +226,7 @@ def load_planetoid(name: str, download: bool | None = None) -> AttributedGraph:
 
 def read_gnn_benchmark_npz(name: str, path: Path) -> AttributedGraph:
     """``adj_*`` / ``attr_*`` CSR components and ``labels`` (gnn-benchmark format), no pickle."""
-    with np.load(path, allow_pickle=False) as d:
+    with reading(path, "gnn-benchmark npz"), np.load(path, allow_pickle=False) as d:
         keys = set(d.files)
         need = {"adj_data", "adj_indices", "adj_indptr", "adj_shape", "attr_data", "attr_indices",
                 "attr_indptr", "attr_shape", "labels"}
@@ -278,16 +243,7 @@ def read_gnn_benchmark_npz(name: str, path: Path) -> AttributedGraph:
 
 
 def load_gnn_benchmark(name: str, download: bool | None = None) -> AttributedGraph:
-    fname, blob = GNN_BENCHMARK_FILES[name]
-    how = (f"set REPRO_DOWNLOAD=1 to fetch {fname} from github.com/shchur/gnn-benchmark "
-           f"(commit {GNN_BENCHMARK_COMMIT[:7]}) into {DATA_DIR / 'graphs' / 'npz'}")
-    try:
-        _, (path,) = find_files(name, ["graphs/npz", "npz"], [fname], how=how)
-    except DataMissingError:
-        if not download_enabled(download):
-            raise
-        path = download_git_blob(GNN_BENCHMARK_URL.format(commit=GNN_BENCHMARK_COMMIT, name=fname),
-                                 DATA_DIR / "graphs" / "npz" / fname, blob)
+    _, (path,) = find_or_fetch(name, NPZ_SUBDIRS, [gnn_benchmark_resource(name)], _how(name), download=download)
     return read_gnn_benchmark_npz(name, path)
 
 
@@ -298,6 +254,26 @@ def load_graph(name: str, download: bool | None = None) -> AttributedGraph:
     if name in GNN_BENCHMARK_FILES:
         return load_gnn_benchmark(name, download)
     raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(DATASETS)}")
+
+
+def _locate(name: str) -> str:
+    if name in PLANETOID_DATASETS:
+        try:
+            return str(find_files(name, PLANETOID_SUBDIRS, [f"{name}_planetoid_converted.npz"])[1][0])
+        except DataMissingError:
+            return str(find_files(name, PLANETOID_SUBDIRS, [r.name for r in planetoid_resources(name)],
+                                  how=_how(name))[0])
+    return str(find_files(name, NPZ_SUBDIRS, [GNN_BENCHMARK_FILES[name][0]], how=_how(name))[1][0])
+
+
+_SIZES = {"cora": "2,708 nodes", "citeseer": "3,327 nodes", "pubmed": "19,717 nodes",
+          "amazon_photo": "7,650 nodes", "amazon_computers": "13,752 nodes"}
+for _name in DATASETS:
+    register_dataset(_name, f"{_name} attributed graph ({_SIZES[_name]}), "
+                     f"{'Planetoid' if _name in PLANETOID_DATASETS else 'gnn-benchmark npz'}", _how(_name),
+                     paper="graph_ssad", locate=lambda n=_name: _locate(n),
+                     sources=[r.url for r in (planetoid_resources(_name) if _name in PLANETOID_DATASETS
+                                              else [gnn_benchmark_resource(_name)])])
 
 
 # --------------------------------------------------------------------------------------

@@ -22,17 +22,44 @@ from pathlib import Path
 
 import numpy as np
 
-from common.data import DataFormatError, load_digits, load_fashion_mnist, load_mnist
-from common.data.core import candidate_dirs, missing
+from common.data import DataFormatError, Resource, find_or_fetch, load_digits, load_fashion_mnist, load_mnist, reading
+from common.data.core import candidate_dirs, missing, register_dataset, uses
 from common.meta.episodes import split_classes
 from common.meta.tasks import LabelledPool
 
 PAIR_DATASETS = ("digits", "fmnist_pca32", "mnist", "fmnist")
 ANOMALY_HOW = ("ADBench Classical .npz files from github.com/Minqi824/ADBench (adbench/datasets/Classical) "
                "or ODDS .mat files from odds.cs.stonybrook.edu, in $REPRO_DATA/anomaly/adbench_classical/ "
-               "or $REPRO_DATA/anomaly/odds_mat/")
+               "or $REPRO_DATA/anomaly/odds_mat/; the tables the paper uses are downloaded automatically on "
+               "first use (verified by git blob id, into data/anomaly/) unless REPRO_OFFLINE=1")
 ADBENCH_SUBDIRS = ("anomaly/adbench_classical", "adbench_classical", "anomaly")
 ODDS_SUBDIRS = ("anomaly/odds_mat", "odds_mat", "anomaly")
+
+# The tables of the paper's tables (t3_outlier), downloadable on first use from the repositories at
+# pinned commits, verified by git blob id (the repositories publish no other checksum).
+ADBENCH_COMMIT = "3dac8221081e190f157d78e93bfa8867f90d0965"
+ADBENCH_URL = "https://raw.githubusercontent.com/Minqi824/ADBench/{commit}/adbench/datasets/Classical/{name}"
+PYOD_COMMIT = "34f7996effac700a5166d882d5e94c6e6078fae3"
+PYOD_URL = "https://raw.githubusercontent.com/yzhao062/pyod/{commit}/notebooks/data/{name}"
+ANOMALY_FILES = {  # name -> (file, git blob id)
+    "cardio": ("6_cardio.npz", "30f9e14ea169b1a97146e1d86863280b1191de36"),
+    "thyroid": ("38_thyroid.npz", "bbd5bae673019978903eb044402e5bbc64a0194d"),
+    "shuttle": ("32_shuttle.npz", "d36c90e857b321b9da659ba35620ea8d73e371a9"),
+    "pendigits": ("28_pendigits.npz", "df9446304fd3bcc39244b2ea4ebc69804626432f"),
+    "satellite": ("30_satellite.npz", "cdb252e0dcfefc7354e4dae8a279ae431c1786cb"),
+    "annthyroid": ("2_annthyroid.npz", "56a1893bd25852ce6ae6f7a69f71eac4ad0b7cc4"),
+    "mammography": ("23_mammography.npz", "d2d4ab6275617e8583613607b5099b8d1c4f1e53"),
+    "odds_wbc": ("wbc.mat", "9df22bc992e93fbc24f73cb805a4fd329665bde7"),
+    "odds_arrhythmia": ("arrhythmia.mat", "4d9016e98ca0a36e366125102a0102718cc772cf"),
+}
+ANOMALY_DATASETS = tuple(ANOMALY_FILES)
+
+
+def anomaly_resource(name: str) -> Resource:
+    fname, blob = ANOMALY_FILES[name]
+    if name.startswith("odds_"):
+        return Resource(fname, PYOD_URL.format(commit=PYOD_COMMIT, name=fname), f"gitblob:{blob}")
+    return Resource(fname, ADBENCH_URL.format(commit=ADBENCH_COMMIT, name=fname), f"gitblob:{blob}")
 
 
 def pair_pools(name: str, split_seed: int = 0, test_frac: float = 0.4,
@@ -80,22 +107,47 @@ def _pca(train: LabelledPool, test: LabelledPool, k: int) -> tuple[LabelledPool,
 
 
 @functools.lru_cache(maxsize=16)
-def load_anomaly_table(name: str) -> tuple[np.ndarray, np.ndarray, str]:
+def load_anomaly_table(name: str, download: bool | None = None) -> tuple[np.ndarray, np.ndarray, str]:
     """(X float64, y int64 with 1 = anomaly, source path) of an ADBench npz (by its name after the
-    number, e.g. ``cardio`` for ``6_cardio.npz``) or an ODDS mat (``odds_<name>``)."""
+    number, e.g. ``cardio`` for ``6_cardio.npz``) or an ODDS mat (``odds_<name>``). The tables of
+    ``ANOMALY_FILES`` are downloaded (verified) into ``data/anomaly/`` when not found."""
+    path = _find_anomaly_table(name)
+    if path is None:
+        subdirs = ODDS_SUBDIRS if name.startswith("odds_") else ADBENCH_SUBDIRS
+        fname = name[len("odds_"):] + ".mat" if name.startswith("odds_") else f"<n>_{name}.npz"
+        if name not in ANOMALY_FILES:
+            raise missing(name, candidate_dirs(subdirs), [fname], ANOMALY_HOW)
+        _, (path,) = find_or_fetch(name, subdirs, [anomaly_resource(name)], ANOMALY_HOW, download=download)
+    reader = read_odds_mat if path.suffix == ".mat" else read_adbench_npz
+    return (*reader(path), str(path))
+
+
+def _find_anomaly_table(name: str) -> Path | None:
     if name.startswith("odds_"):
         fname = name[len("odds_"):] + ".mat"
-        for d in candidate_dirs(ODDS_SUBDIRS):
-            p = d / fname
-            if p.is_file():
-                return (*read_odds_mat(p), str(p))
-        raise missing(name, candidate_dirs(ODDS_SUBDIRS), [fname], ANOMALY_HOW)
+        hits = [d / fname for d in candidate_dirs(ODDS_SUBDIRS) if (d / fname).is_file()]
+        return hits[0] if hits else None
     for d in candidate_dirs(ADBENCH_SUBDIRS):
         if d.is_dir():
             hits = sorted(p for p in d.glob("*.npz") if p.stem.split("_", 1)[-1].lower() == name.lower())
             if hits:
-                return (*read_adbench_npz(hits[0]), str(hits[0]))
-    raise missing(name, candidate_dirs(ADBENCH_SUBDIRS), [f"<n>_{name}.npz"], ANOMALY_HOW)
+                return hits[0]
+    return None
+
+
+def _locate_anomaly(name: str) -> str:
+    path = _find_anomaly_table(name)
+    if path is None:
+        raise missing(name, candidate_dirs(ODDS_SUBDIRS if name.startswith("odds_") else ADBENCH_SUBDIRS),
+                      [ANOMALY_FILES[name][0]], ANOMALY_HOW)
+    return str(path)
+
+
+uses("meta_rdre", "digits", "fashion_mnist", "mnist")
+for _name in ANOMALY_DATASETS:
+    register_dataset(f"anomaly_{_name}", f"anomaly table {ANOMALY_FILES[_name][0]} "
+                     f"({'ODDS via pyod' if _name.startswith('odds_') else 'ADBench Classical'})", ANOMALY_HOW,
+                     paper="meta_rdre", locate=lambda n=_name: _locate_anomaly(n), sources=[anomaly_resource(_name).url])
 
 
 def _check_xy(x, y, path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -108,7 +160,7 @@ def _check_xy(x, y, path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def read_adbench_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    with np.load(path, allow_pickle=False) as d:
+    with reading(path, "ADBench npz"), np.load(path, allow_pickle=False) as d:
         if "X" not in d or "y" not in d:
             raise DataFormatError(f"{path}: ADBench npz needs keys X and y, has {sorted(d.keys())}")
         return _check_xy(d["X"], d["y"], path)
@@ -117,7 +169,8 @@ def read_adbench_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def read_odds_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     import scipy.io as sio
 
-    m = sio.loadmat(path)
+    with reading(path, "ODDS mat"):
+        m = sio.loadmat(path)
     if "X" not in m or "y" not in m:
         raise DataFormatError(f"{path}: ODDS mat needs variables X and y, has {sorted(k for k in m if not k.startswith('__'))}")
     return _check_xy(m["X"], m["y"], path)

@@ -4,14 +4,18 @@ the restricted unpickler, and the anomaly protocol (smallest class, [0, 1] attri
 import io
 import os
 import pickle
+import time
+import urllib.error
 from collections import defaultdict
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from common.data import DataFormatError, DataMissingError
+from common.data import ChecksumError, DataFormatError, DataMissingError, core
 from papers.graph_ssad import data as D
+
+PLANETOID_URL_PREFIX = "https://raw.githubusercontent.com/kimiyoung/planetoid/"
 
 SHARED = [p for p in os.environ.get("REPRO_DATA", "").split(os.pathsep) if p]
 
@@ -99,27 +103,74 @@ def test_gnn_benchmark_npz_loader(tmp_path, monkeypatch):
 
 def test_missing_dataset_names_where_and_how(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_DATA", str(tmp_path))
-    monkeypatch.setenv("REPRO_DOWNLOAD", "0")
-    monkeypatch.setattr(D, "DATA_DIR", tmp_path / "nodata")
-    with pytest.raises(DataMissingError, match="(?s)pubmed.*REPRO_DOWNLOAD=1"):
+    monkeypatch.setenv("REPRO_OFFLINE", "1")
+    monkeypatch.setattr(core, "DATA_DIR", tmp_path / "nodata")
+    with pytest.raises(DataMissingError, match="(?s)'pubmed' not found.*REPRO_OFFLINE=1.*kimiyoung/planetoid"):
         D.load_graph("pubmed")
     with pytest.raises(ValueError, match="unknown dataset"):
         D.load_graph("dblp")
 
 
-def test_git_blob_id_and_verified_download(tmp_path):
-    f = tmp_path / "hello"
-    f.write_bytes(b"hello\n")
-    assert D.git_blob_sha1(f) == "ce013625030ba8dba906f756967f9e9ca394464a"  # `git hash-object`
-    dest = tmp_path / "dl" / "file.npz"
-    D.download_git_blob("http://x", dest, "ce013625030ba8dba906f756967f9e9ca394464a",
-                        opener=lambda u: io.BytesIO(b"hello\n"))
-    assert dest.read_bytes() == b"hello\n"
-    bad = tmp_path / "dl" / "bad.npz"
-    with pytest.raises(DataFormatError, match="git blob id"):
-        D.download_git_blob("http://x", bad, "ce013625030ba8dba906f756967f9e9ca394464a",
-                            opener=lambda u: io.BytesIO(b"tampered\n"))
-    assert not bad.exists() and not bad.with_name("bad.npz.part").exists()
+def test_cora_without_data_and_network_fails_fast_with_one_clear_error(tmp_path, monkeypatch):
+    """REPRO_DATA empty, no network: one DataMissingError naming the dataset, the URL and
+    REPRO_DATA, within seconds, and no half-written file left behind."""
+    monkeypatch.setenv("REPRO_DATA", "")
+    monkeypatch.delenv("REPRO_OFFLINE", raising=False)
+    monkeypatch.setattr(core, "DATA_DIR", tmp_path / "data")
+    calls = []
+
+    def no_network(url, timeout=None):
+        calls.append(url)
+        raise urllib.error.URLError("[Errno -2] Name or service not known")
+    monkeypatch.setattr(core.urllib.request, "urlopen", no_network)
+    t0 = time.monotonic()
+    with pytest.raises(DataMissingError) as exc:
+        D.load_graph("cora")
+    assert time.monotonic() - t0 < 30
+    msg = str(exc.value)
+    assert "dataset 'cora' not found" in msg and "REPRO_DATA" in msg and "Automatic download failed" in msg
+    assert PLANETOID_URL_PREFIX in msg and "ind.cora.x" in msg
+    assert len(calls) == 1                              # gives up at the first file
+    left = list((tmp_path / "data").rglob("*")) if (tmp_path / "data").exists() else []
+    assert not [p for p in left if p.is_file()]
+
+
+def test_cora_download_is_verified_by_git_blob_id(tmp_path, monkeypatch):
+    """The download path on tiny Planetoid files served as file:// URLs: verified, then loaded; a
+    tampered file is refused and removed."""
+    served = tmp_path / "served"
+    _write_tiny_planetoid(served)
+    blobs = {f"ind.cora.{p}": core.git_blob_sha1(served / f"ind.cora.{p}") for p in D.PLANETOID_PARTS}
+    monkeypatch.setattr(D, "PLANETOID_BLOBS", {**D.PLANETOID_BLOBS, **blobs})
+    monkeypatch.setattr(D, "PLANETOID_URL", served.as_uri() + "/{name}")
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path / "empty"))
+    monkeypatch.delenv("REPRO_OFFLINE", raising=False)
+    monkeypatch.setattr(core, "DATA_DIR", tmp_path / "data")
+    g = D.load_graph("cora")
+    assert g.num_nodes == 7 and g.source == str(tmp_path / "data" / "graphs" / "planetoid")
+    assert sorted(p.name for p in (tmp_path / "data" / "graphs" / "planetoid").iterdir()) == sorted(blobs)
+    (served / "ind.citeseer.x").write_bytes(b"tampered")
+    monkeypatch.setattr(D, "PLANETOID_BLOBS", {**D.PLANETOID_BLOBS, "ind.citeseer.x": "0" * 40})
+    with pytest.raises(ChecksumError, match="ind.citeseer.x"):
+        D.load_graph("citeseer")
+    assert not list((tmp_path / "data" / "graphs" / "planetoid").glob("*citeseer*"))
+
+
+def test_truncated_graph_files_are_one_format_error_naming_the_file(tmp_path, monkeypatch):
+    folder = tmp_path / "graphs" / "planetoid"
+    _write_tiny_planetoid(folder)
+    raw = (folder / "ind.cora.allx").read_bytes()
+    (folder / "ind.cora.allx").write_bytes(raw[: len(raw) // 2])
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path))
+    with pytest.raises(DataFormatError, match=r"ind\.cora\.allx.*truncated or corrupt"):
+        D.load_graph("cora")
+    npz = tmp_path / "graphs" / "npz"
+    npz.mkdir(parents=True)
+    buf = io.BytesIO()
+    np.savez(buf, adj_data=np.ones(3), labels=np.arange(3))
+    (npz / "amazon_electronics_photo.npz").write_bytes(buf.getvalue()[:-40])
+    with pytest.raises(DataFormatError, match=r"amazon_electronics_photo\.npz.*truncated or corrupt"):
+        D.load_graph("amazon_photo")
 
 
 def test_anomaly_labels_smallest_class_and_minmax():

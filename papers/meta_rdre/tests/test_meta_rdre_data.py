@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import scipy.io as sio
 
-from common.data import DataFormatError, DataMissingError
+from common.data import DataFormatError, DataMissingError, core
 from papers.meta_rdre import data as D
 
 
@@ -72,3 +72,32 @@ def test_shared_anomaly_tables_if_present():
     except DataMissingError:
         pytest.skip("ADBench cardio not found (set REPRO_DATA to the shared data folder)")
     assert x.shape == (1831, 21) and int(y.sum()) == 176
+
+
+def test_paper_tables_download_on_first_use_verified(tmp_path, monkeypatch):
+    """The download path on a tiny ADBench-format table served as a file:// URL; then the
+    offline and no-network messages name the table, its source and REPRO_DATA."""
+    served = tmp_path / "served"
+    served.mkdir()
+    rng = np.random.default_rng(0)
+    np.savez(served / "6_cardio.npz", X=rng.normal(size=(20, 3)), y=np.r_[np.zeros(18), np.ones(2)].astype(np.int32))
+    monkeypatch.setattr(D, "ADBENCH_URL", served.as_uri() + "/{name}")
+    monkeypatch.setitem(D.ANOMALY_FILES, "cardio", ("6_cardio.npz", core.git_blob_sha1(served / "6_cardio.npz")))
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr(core, "DATA_DIR", tmp_path / "data")
+    monkeypatch.delenv("REPRO_OFFLINE", raising=False)
+    D.load_anomaly_table.cache_clear()
+    x, y, src = D.load_anomaly_table("cardio")
+    assert x.shape == (20, 3) and int(y.sum()) == 2
+    assert src == str(tmp_path / "data" / "anomaly" / "adbench_classical" / "6_cardio.npz")
+    monkeypatch.setenv("REPRO_OFFLINE", "1")
+    with pytest.raises(DataMissingError, match="(?s)'thyroid' not found.*REPRO_OFFLINE=1.*38_thyroid.npz.*REPRO_DATA"):
+        D.load_anomaly_table("thyroid")
+    D.load_anomaly_table.cache_clear()
+
+
+def test_truncated_table_is_one_format_error_naming_it(tiny_tables):
+    path = tiny_tables / "anomaly" / "adbench_classical" / "99_toy.npz"
+    path.write_bytes(path.read_bytes()[:-50])
+    with pytest.raises(DataFormatError, match=r"99_toy\.npz.*truncated or corrupt"):
+        D.load_anomaly_table("toy")
