@@ -41,8 +41,8 @@ def status_lines() -> list[str]:
                 f" (+{len(st.info.sources) - 1} more)" if len(st.info.sources) > 1 else "")
         else:
             state = f"MISSING - {st.info.how_to_obtain}"
-        lines.append(f"{name:22s} [{', '.join(st.used_by)}] {st.info.description}")
-        lines.append(f"{'':22s} {state}")
+        lines.append(f"{name:24s} [{', '.join(st.used_by)}] {st.info.description}")
+        lines.append(f"{'':24s} {state}")
     lines.append("")
     lines.append(f"{n_found} of {len(REGISTRY)} datasets found")
     return lines + problems
