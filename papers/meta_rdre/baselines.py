@@ -18,18 +18,25 @@ of a task, evaluate on its queries):
 
 Networks of one batch of tasks are trained together as independent per-task weights (a leading
 task dimension), which is mathematically the same as training one network per task.
+
+``METHODS`` maps every method name (the proposed method and its ablation included) to a
+:class:`Method`: how it estimates ratios on a batch of test tasks, and, for the meta-learned ones,
+how it is built and which loss meta-trains it. ``run.py`` looks methods up there.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from common.meta.closed_form import rulsif_squared_loss
+from papers.meta_rdre import method as M
 
 # ---------------------------------------------------------------------------------------------
 # Kernel methods
@@ -112,7 +119,7 @@ class KernelRuLSIF:
 
 
 def kliep_ratio(xa: np.ndarray, xb: np.ndarray, sigma_factors=(0.25, 0.5, 1.0, 2.0, 4.0), seed: int = 0,
-                max_centers: int = 100):
+                max_centers: int = 100, n_folds: int = 5):
     """KLIEP through the densratio package; returns a function x -> plain ratio p_A/p_B."""
     from densratio import densratio
 
@@ -124,7 +131,7 @@ def kliep_ratio(xa: np.ndarray, xb: np.ndarray, sigma_factors=(0.25, 0.5, 1.0, 2
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = densratio(xa, xb, method="KLIEP", sigma_range=[f * med for f in sigma_factors],
-                            kernel_num=max_centers, fold=min(5, len(xa)), verbose=False)
+                            kernel_num=max_centers, fold=min(n_folds, len(xa)), verbose=False)
     finally:
         np.random.set_state(state)
     return lambda x: np.asarray(res.compute_density_ratio(np.asarray(x, np.float64))).ravel()
@@ -212,3 +219,136 @@ def pretrain_loss(shared_params, sa, sb, qa, qb, alpha) -> Tensor:
 def clipped(params: list[Tensor], points: list[Tensor]) -> list[Tensor]:
     with torch.no_grad():
         return [mlp_forward(p, params).clamp_min(0.0) for p in points]
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry: every method under one protocol (fit on the two supports of each task).
+
+Points = list[Tensor]
+
+
+@dataclass(frozen=True)
+class Method:
+    """``estimate(cfg, model, sa, sb, points)`` -> clipped relative-ratio estimates (T, M) at each
+    tensor of ``points`` (T, M, D), each task fitted on its supports ``sa``, ``sb`` (T, N, D).
+    Meta-learned methods also give ``init(cfg, in_dim, generator)`` -> an ``nn.Module`` or a list
+    of weights, ``loss(cfg, model, batch)`` (the meta-training objective on a task batch), the
+    config field of their iteration budget and the config fields that determine the trained
+    model beyond the shared ones (the cache key)."""
+
+    estimate: Callable[..., list[np.ndarray]]
+    init: Callable | None = None
+    loss: Callable[..., Tensor] | None = None
+    iters: str = "meta_iters"
+    key_fields: tuple[str, ...] = ()
+
+    @property
+    def meta_learned(self) -> bool:
+        return self.init is not None
+
+
+def _kernel_seed(cfg, t: int) -> int:
+    return cfg.seed * 100_003 + t
+
+
+def _kernel(kind: str):
+    def estimate(cfg, model, sa: Tensor, sb: Tensor, points: Points) -> list[np.ndarray]:
+        a = cfg.alpha
+        out = [np.zeros(p.shape[:2]) for p in points]
+        for t in range(sa.shape[0]):
+            xa, xb = sa[t].numpy(), sb[t].numpy()
+            if kind == "kliep":
+                f = kliep_ratio(xa, xb, cfg.kernel_sigma_factors, _kernel_seed(cfg, t), cfg.kernel_centers,
+                                cfg.kernel_folds)
+                vals = [relative_from_plain(f(p[t].numpy()), a) for p in points]
+            else:
+                est = KernelRuLSIF(a if kind == "rulsif" else 0.0, cfg.kernel_sigma_factors, cfg.kernel_lambdas,
+                                   cfg.kernel_folds, cfg.kernel_centers, seed=_kernel_seed(cfg, t)).fit(xa, xb)
+                vals = [np.maximum(est.predict(p[t].numpy()), 0.0) for p in points]
+                if kind == "ulsif":  # plain ratio p_A / p_B -> relative ratio, exactly
+                    vals = [relative_from_plain(v, a) for v in vals]
+            for o, v in zip(out, vals):
+                o[t] = v
+        return out
+    return estimate
+
+
+def _proposed_init(encoder: bool):
+    def init(cfg, in_dim: int, generator: torch.Generator | None = None) -> M.MetaRDRE:
+        return M.MetaRDRE(in_dim, cfg.hidden, cfg.embed_dim, cfg.set_dim, cfg.n_hidden, cfg.alpha, cfg.init_lambda,
+                          use_dataset_encoder=encoder)
+    return init
+
+
+def _proposed_loss(cfg, model: M.MetaRDRE, b: dict[str, Tensor]) -> Tensor:
+    return model.meta_loss(b["support_a"], b["support_b"], b["query_a"], b["query_b"])
+
+
+def _proposed_estimate(cfg, model: M.MetaRDRE, sa: Tensor, sb: Tensor, points: Points) -> list[np.ndarray]:
+    model.eval()
+    return [p.numpy() for p in model.estimate(sa, sb, points)]
+
+
+def _mlp_init(cfg, in_dim: int, generator: torch.Generator | None = None) -> list[Tensor]:
+    return [p.requires_grad_(True) for p in init_mlp_params(in_dim, cfg.hidden, cfg.n_hidden, generator)]
+
+
+def _nn_estimate(cfg, model, sa: Tensor, sb: Tensor, points: Points) -> list[np.ndarray]:
+    params = neural_dre_per_task(sa, sb, cfg.alpha, cfg.hidden, cfg.n_hidden, cfg.nn_steps, cfg.nn_lr,
+                                 cfg.nn_weight_decay, seed=cfg.seed)
+    return [r.numpy() for r in clipped(params, points)]
+
+
+def _ft_estimate(cfg, model: list[Tensor], sa: Tensor, sb: Tensor, points: Points) -> list[np.ndarray]:
+    params = train_per_task(expand_shared(model, sa.shape[0]), sa, sb, cfg.alpha, cfg.ft_steps, cfg.nn_lr,
+                            cfg.nn_weight_decay)
+    return [r.numpy() for r in clipped(params, points)]
+
+
+def _maml_estimate(cfg, model: list[Tensor], sa: Tensor, sb: Tensor, points: Points) -> list[np.ndarray]:
+    with torch.enable_grad():
+        params = maml_adapt([p.detach().requires_grad_(True) for p in model], sa, sb, cfg.alpha,
+                            cfg.maml_inner_steps, cfg.maml_inner_lr, create_graph=False)
+    return [r.numpy() for r in clipped([p.detach() for p in params], points)]
+
+
+METHODS: dict[str, Method] = {
+    "proposed": Method(_proposed_estimate, _proposed_init(True), _proposed_loss,
+                       key_fields=("embed_dim", "set_dim", "init_lambda", "meta_iters")),
+    "proposed_noenc": Method(_proposed_estimate, _proposed_init(False), _proposed_loss,
+                             key_fields=("embed_dim", "set_dim", "init_lambda", "meta_iters")),
+    "rulsif": Method(_kernel("rulsif")),
+    "ulsif": Method(_kernel("ulsif")),
+    "kliep": Method(_kernel("kliep")),
+    "nn": Method(_nn_estimate),
+    "ft": Method(_ft_estimate, _mlp_init,
+                 lambda cfg, p, b: pretrain_loss(p, b["support_a"], b["support_b"], b["query_a"], b["query_b"],
+                                                 cfg.alpha),
+                 key_fields=("meta_iters",)),
+    "maml": Method(_maml_estimate, _mlp_init,
+                   lambda cfg, p, b: maml_meta_loss(p, b["support_a"], b["support_b"], b["query_a"], b["query_b"],
+                                                    cfg.alpha, cfg.maml_inner_steps, cfg.maml_inner_lr),
+                   iters="maml_iters", key_fields=("maml_iters", "maml_inner_steps", "maml_inner_lr")),
+}
+
+
+def meta_train_state(name: str, cfg, in_dim: int, next_batch: Callable[[], dict[str, Tensor]]) -> dict[str, Tensor]:
+    """Meta-train method ``name`` (seeded by ``cfg.seed``) and return its weights as a state dict."""
+    spec = METHODS[name]
+    gen = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    model = spec.init(cfg, in_dim, gen)
+    params = list(model.parameters()) if isinstance(model, nn.Module) else model
+    M.meta_train(params, lambda b: spec.loss(cfg, model, b), next_batch, getattr(cfg, spec.iters), cfg.lr, name)
+    if isinstance(model, nn.Module):
+        return model.state_dict()
+    return {f"p{i}": p.detach() for i, p in enumerate(model)}
+
+
+def from_state(name: str, cfg, in_dim: int, state: dict[str, Tensor]):
+    """The meta-trained model of ``name`` rebuilt from :func:`meta_train_state`'s state dict."""
+    model = METHODS[name].init(cfg, in_dim, None)
+    if isinstance(model, nn.Module):
+        model.load_state_dict(state)
+        return model
+    return [state[f"p{i}"] for i in range(len(state))]

@@ -50,9 +50,9 @@ def _smallest_setting(res, table, metric, split=None):
 
 def _rdre_vs(methods, split):
     def check(res):
-        setting = _smallest_setting(res, "t1_rdre", "test_rdre_error", split)
-        ours = res.mean("t1_rdre", method="proposed", metric="test_rdre_error", setting=setting)
-        best, name = _best(res, "t1_rdre", "test_rdre_error", methods, True, setting=setting)
+        setting = _smallest_setting(res, "x_rdre", "test_rdre_error", split)
+        ours = res.mean("x_rdre", method="proposed", metric="test_rdre_error", setting=setting)
+        best, name = _best(res, "x_rdre", "test_rdre_error", methods, True, setting=setting)
         return compare(ours, "<", best, f"proposed error [{setting}]", f"best of {name}")
     return check
 
@@ -72,9 +72,9 @@ def _auc_vs(table, metric, methods, split=None):
 
 def _encoder_helps(res):
     try:
-        setting = _smallest_setting(res, "t1_rdre", "test_rdre_error", "rows")
-        ours = res.mean("t1_rdre", method="proposed", metric="test_rdre_error", setting=setting)
-        abl = res.mean("t1_rdre", method="proposed_noenc", metric="test_rdre_error", setting=setting)
+        setting = _smallest_setting(res, "x_rdre", "test_rdre_error", "rows")
+        ours = res.mean("x_rdre", method="proposed", metric="test_rdre_error", setting=setting)
+        abl = res.mean("x_rdre", method="proposed_noenc", metric="test_rdre_error", setting=setting)
     except NotMeasured as exc:
         return not_measured(str(exc))
     return compare(ours, "<", abl, f"proposed error [{setting}]", "without dataset encoders")
@@ -90,10 +90,10 @@ CLAIMS = [
                 "mixtures of classes unseen in meta-training (held-out classes)",
           "Abstract s.5; §1 ¶4; Fig. 1 (related source/target datasets)", _rdre_vs(PER_TASK + META, "classes")),
     Claim("C4", "The proposed method is better than every baseline at dataset comparison with few instances",
-          "Abstract last sentence; §1 ¶3 (dataset comparison)", _auc_vs("t2_comparison", "comparison_auc_pct", PER_TASK + META)),
+          "Abstract last sentence; §1 ¶3 (dataset comparison)", _auc_vs("x_comparison", "comparison_auc_pct", PER_TASK + META)),
     Claim("C5", "The proposed method is better than every baseline at outlier detection with few instances "
                 "(mean AUC over datasets)", "Abstract last sentence; §1 ¶1 (outlier detection)",
-          _auc_vs("t3_outlier", "outlier_auc_pct", PER_TASK + META)),
+          _auc_vs("x_outlier", "outlier_auc_pct", PER_TASK + META)),
     Claim("C6", "Using the datasets' information (dataset encoders) for the instance embeddings improves the "
                 "estimate (ablation without encoders)", "Abstract s.6 (datasets' information -> embeddings)", _encoder_helps),
 ]

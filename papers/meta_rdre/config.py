@@ -10,7 +10,7 @@ follows the abstract, Section 1 and Figure 1.
 
 from dataclasses import dataclass
 
-from common.config import BaseConfig
+from common.config import BaseConfig, ConfigError
 
 TASKS = ("rdre", "comparison", "outlier")
 METHODS = ("proposed", "proposed_noenc", "rulsif", "ulsif", "kliep", "nn", "ft", "maml")
@@ -83,34 +83,57 @@ class Config(BaseConfig):
     """Weight decay of the per-task and fine-tuning Adam steps."""
     n_test_tasks: int = 1000
     """Test tasks (identical for every method)."""
+    init_lambda: float = 0.1
+    """Initial value of the meta-learned ridge penalty lambda of the closed form (softplus-parametrised)."""
+    kernel_sigma_factors: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
+    """Kernel baselines (RuLSIF, uLSIF, KLIEP): Gaussian widths tried by cross-validation, as multiples of the
+    median pairwise distance of S_A and S_B."""
+    kernel_lambdas: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)
+    """RuLSIF / uLSIF: ridge penalties tried by cross-validation."""
+    kernel_folds: int = 5
+    """Kernel baselines: cross-validation folds (capped by the support size)."""
+    kernel_centers: int = 100
+    """Kernel baselines: at most this many Gaussian centres, drawn from S_A."""
 
     def method_list(self) -> list[str]:
         return [m.strip() for m in self.methods.split(",") if m.strip()]
 
     def validate(self) -> None:
         if self.task not in TASKS:
-            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+            raise ConfigError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
         bad = [m for m in self.method_list() if m not in METHODS]
         if bad or not self.method_list():
-            raise ValueError(f"unknown method(s) {bad}; valid: {', '.join(METHODS)}")
+            raise ConfigError(f"unknown method(s) {bad}; valid: {', '.join(METHODS)}")
         if not 0.0 <= self.alpha < 1.0:
-            raise ValueError(f"alpha must be in [0, 1), got {self.alpha}")
+            raise ConfigError(f"alpha must be in [0, 1), got {self.alpha}")
         if self.n_support < 2 or self.n_query < 1:
-            raise ValueError(f"n_support must be >= 2 and n_query >= 1, got {self.n_support}, {self.n_query}")
+            raise ConfigError(f"n_support must be >= 2 and n_query >= 1, got {self.n_support}, {self.n_query}")
         if not 2 <= self.train_support_min <= self.train_support_max:
-            raise ValueError("need 2 <= train_support_min <= train_support_max, got "
+            raise ConfigError("need 2 <= train_support_min <= train_support_max, got "
                              f"{self.train_support_min}, {self.train_support_max}")
         if not 0.0 < self.contamination < 1.0:
-            raise ValueError(f"contamination must be in (0, 1), got {self.contamination}")
+            raise ConfigError(f"contamination must be in (0, 1), got {self.contamination}")
         if self.pair_split not in ("classes", "rows"):
-            raise ValueError(f"pair_split must be 'classes' or 'rows', got {self.pair_split!r}")
+            raise ConfigError(f"pair_split must be 'classes' or 'rows', got {self.pair_split!r}")
         if not 0.0 < self.class_test_frac < 1.0 or not 0.0 < self.row_test_frac < 1.0:
-            raise ValueError("class_test_frac and row_test_frac must be in (0, 1)")
-        for k in ("meta_iters", "meta_batch", "maml_iters", "n_test_tasks", "hidden", "embed_dim", "set_dim"):
+            raise ConfigError("class_test_frac and row_test_frac must be in (0, 1)")
+        if self.init_lambda <= 0 or not self.kernel_sigma_factors or not self.kernel_lambdas:
+            raise ConfigError("init_lambda must be > 0 and the kernel CV grids non-empty")
+        if min(self.kernel_sigma_factors) <= 0 or min(self.kernel_lambdas) <= 0:
+            raise ConfigError("kernel_sigma_factors and kernel_lambdas must be > 0")
+        if self.kernel_folds < 2:
+            raise ConfigError(f"kernel_folds must be >= 2, got {self.kernel_folds}")
+        for k in ("lr", "nn_lr", "maml_inner_lr"):
+            if not getattr(self, k) > 0:
+                raise ConfigError(f"{k} must be > 0, got {getattr(self, k)}")
+        if self.nn_weight_decay < 0 or self.nn_steps < 0 or self.ft_steps < 0 or self.maml_inner_steps < 0:
+            raise ConfigError("nn_weight_decay, nn_steps, ft_steps and maml_inner_steps must be >= 0")
+        for k in ("meta_iters", "meta_batch", "maml_iters", "n_test_tasks", "hidden", "embed_dim", "set_dim",
+                  "kernel_centers", "n_hidden"):
             if getattr(self, k) < 1:
-                raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
+                raise ConfigError(f"{k} must be >= 1, got {getattr(self, k)}")
         if self.task == "comparison" and self.n_test_tasks < 2:
-            raise ValueError("comparison needs n_test_tasks >= 2 (same and shifted pairs)")
+            raise ConfigError("comparison needs n_test_tasks >= 2 (same and shifted pairs)")
 
 
 # threads=1: the networks are tiny, so one thread is fastest and a second one only spins (on a

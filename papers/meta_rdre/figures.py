@@ -27,7 +27,7 @@ def _parse(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _t1(results_dir: Path, profile: str) -> None:
-    df = _parse(pd.read_csv(results_dir / "t1_rdre_runs.csv", keep_default_na=False))
+    df = _parse(pd.read_csv(results_dir / "x_rdre_runs.csv", keep_default_na=False))
     df = df[df["metric"] == "test_rdre_error"]
     splits = sorted(df["pair_split"].unique(), reverse=True)
     datasets = sorted(df["dataset"].unique())
@@ -50,7 +50,7 @@ def _t1(results_dir: Path, profile: str) -> None:
         handles, labels = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, labels, loc="center right", frameon=False)
         fig.tight_layout(rect=(0, 0, 1 - 1.3 / fig.get_figwidth(), 1))
-        fig.savefig(results_dir / "t1_rdre.png")
+        fig.savefig(results_dir / "x_rdre.png")
         plt.close(fig)
 
 
@@ -79,11 +79,11 @@ def _bars(results_dir: Path, table: str, metric: str, label: str, profile: str) 
         save(fig, results_dir / f"{table}.png")
 
 
-def make_all(results_dir: Path, profile: str) -> None:
+def make_figures(results_dir: Path, profile: str) -> None:
     results_dir = Path(results_dir)
-    if (results_dir / "t1_rdre_runs.csv").is_file():
+    if (results_dir / "x_rdre_runs.csv").is_file():
         _t1(results_dir, profile)
-    for table, metric, label in (("t2_comparison", "comparison_auc_pct", "dataset-comparison AUC (%)"),
-                                 ("t3_outlier", "outlier_auc_pct", "outlier-detection AUC (%)")):
+    for table, metric, label in (("x_comparison", "comparison_auc_pct", "dataset-comparison AUC (%)"),
+                                 ("x_outlier", "outlier_auc_pct", "outlier-detection AUC (%)")):
         if (results_dir / f"{table}.csv").is_file():
             _bars(results_dir, table, metric, label, profile)

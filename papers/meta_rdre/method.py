@@ -26,6 +26,8 @@ the abstract's description, the rest is ours; see README, "What the paper says")
 from __future__ import annotations
 
 import math
+import time
+from typing import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
@@ -33,6 +35,9 @@ from torch.nn import functional as F
 
 from common.meta.closed_form import pearson_divergence, relative_density_ratio_closed_form, rulsif_squared_loss
 from common.meta.encoders import DeepSetEncoder, mlp
+from common.runtime import paper_logger
+
+log = paper_logger("meta_rdre")
 
 
 class MetaRDRE(nn.Module):
@@ -97,3 +102,21 @@ class MetaRDRE(nn.Module):
         """Relative Pearson divergence estimate from the supports (dataset comparison score)."""
         ra, rb = self.estimate(support_a, support_b, [support_a, support_b])
         return pearson_divergence(ra, rb, self.alpha)
+
+
+def meta_train(params: Iterable[Tensor], loss_of_batch: Callable[[dict[str, Tensor]], Tensor],
+               next_batch: Callable[[], dict[str, Tensor]], iters: int, lr: float, name: str = "") -> None:
+    """Step 4: minimise the expected query (test) squared error after adaptation by Adam over
+    sampled task batches; ``loss_of_batch`` adapts to the supports and scores the queries. The
+    same loop pre-trains the meta-learning baselines (fine-tuning, MAML) with their own losses."""
+    opt = torch.optim.Adam(list(params), lr=lr)
+    t0, running = time.time(), None
+    for it in range(iters):
+        loss = loss_of_batch(next_batch())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        running = loss.item() if running is None else 0.98 * running + 0.02 * loss.item()
+        if (it + 1) % max(1, iters // 5) == 0:
+            log.info("  [%s] iter %d/%d query loss (EMA) %.4f (%.1fs)", name, it + 1, iters, running,
+                     time.time() - t0)

@@ -29,10 +29,10 @@ def test_smoke_rdre_cell_all_methods(tmp_runs):
     # clipped estimates: error >= -1/(2 alpha) bound is not needed; r=1 gives -0.5 and errors are finite
     assert all(-5 < v < 5 for v in errs.values())
     # the meta-trained models were cached and are reused by a second cell
-    cache = list((tmp_runs / "runs" / "meta_rdre" / "_cache").glob("*.pt"))
+    cache = list((tmp_runs / "runs" / "meta_rdre" / "_cache").glob("*/model.pt"))
     assert len(cache) == 4
     run(_cfg(task="comparison", pair_split="rows", n_test_tasks=4, methods="proposed,rulsif"))
-    assert len(list((tmp_runs / "runs" / "meta_rdre" / "_cache").glob("*.pt"))) == 4
+    assert len(list((tmp_runs / "runs" / "meta_rdre" / "_cache").glob("*/model.pt"))) == 4
 
 
 @pytest.mark.data
