@@ -133,7 +133,9 @@ def missing(dataset: str, looked: Sequence[Path], names: Sequence[str], how: str
     where = "\n".join(f"  - {p}" for p in looked)
     msg = f"dataset {dataset!r} not found: needed {', '.join(names)} in one of\n{where}\n"
     if sources:
-        src = "\n".join(f"  - {u}" for u in sources)
+        src = "\n".join(f"  - {u}" for u in sources[:2])
+        if len(sources) > 2:
+            src += f"\n  - ... and {len(sources) - 2} more files beside them"
         if failure:
             msg += f"Automatic download failed ({failure}); download source:\n{src}\n"
         elif offline():
@@ -226,11 +228,12 @@ def download(url: str, dest: Path, checksum: str, opener: Callable[[str], object
     """
     from tqdm import tqdm
 
-    dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(f"{dest.name}.{uuid.uuid4().hex[:8]}.part")
     log.info("downloading %s -> %s", url, dest)
+    resp = (opener or _open_url)(url)  # fails before anything is written when there is no network
+    dest.parent.mkdir(parents=True, exist_ok=True)
     try:
-        with (opener or _open_url)(url) as resp, open(part, "wb") as fh:  # type: ignore[attr-defined]
+        with resp, open(part, "wb") as fh:  # type: ignore[attr-defined]
             total = None
             with contextlib.suppress(AttributeError, TypeError, ValueError):
                 total = int(resp.headers.get("Content-Length"))  # type: ignore[attr-defined]
