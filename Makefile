@@ -21,7 +21,7 @@ HYPHEN_PAPERS := $(subst _,-,$(PAPERS))
 REPRO_TARGETS := $(addprefix reproduce-,$(HYPHEN_PAPERS))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-all lint results compare reproduce-all reproduce-template list clean-runs bench-overhead \
+.PHONY: check-drift help setup test test-all lint results compare reproduce-all reproduce-template list clean-runs bench-overhead \
 	data-status slurm-start slurm-stop $(REPRO_TARGETS)
 
 help: ## this list
@@ -80,6 +80,9 @@ results: $(VENV_STAMP) ## claims of every paper -> results/SUMMARY.md, README ta
 
 compare: $(VENV_STAMP) ## compare result CSVs: A=<dir|git ref> B=<dir|git ref> [PAPER=] [PROFILE=] [TOL=] [COLUMNS=]
 	$(PY) -m common.compare $(if $(A),A=$(A)) $(if $(B),B=$(B)) $(if $(PAPER),PAPER=$(PAPER)) $(if $(filter command line,$(origin PROFILE)),PROFILE=$(PROFILE)) $(if $(TOL),TOL=$(TOL)) $(if $(COLUMNS),COLUMNS=$(COLUMNS)) $(ARGS)
+
+check-drift: $(VENV_STAMP) ## rerun each paper's DRIFT cell (claims.py) and compare it with the committed value
+	$(PY) -m common.drift $(PAPERS_ARG)
 
 test: $(VENV_STAMP) ## the default test set (no slow/gpu tests), well under 15 minutes
 	$(PY) -m pytest -q -m "not slow and not gpu"
