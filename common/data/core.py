@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import http.client
 import logging
 import os
 import pickle
@@ -260,7 +261,7 @@ class Resource:
     checksum: str
 
 
-NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, OSError)
+NETWORK_ERRORS = (urllib.error.URLError, TimeoutError, ConnectionError, OSError, http.client.HTTPException)
 
 
 def fetch_resources(dataset: str, resources: Sequence[Resource], subdir: str) -> Path:
