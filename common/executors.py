@@ -17,6 +17,8 @@ first cell runs.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 import re
@@ -24,6 +26,7 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from common.registry import SweepError
@@ -178,7 +181,7 @@ class ExecOptions:
 
 
 def slurm_available() -> bool:
-    return shutil.which("sbatch") is not None and shutil.which("squeue") is not None
+    return all(shutil.which(tool) is not None for tool in ("sbatch", "squeue", "srun"))
 
 
 def check(executor: str, jobs: int, profile: str, slurm: SlurmOptions | None = None,
@@ -190,7 +193,7 @@ def check(executor: str, jobs: int, profile: str, slurm: SlurmOptions | None = N
         raise SweepError(f"JOBS: expected an integer >= 0, got {jobs}")
     if executor == "slurm":
         if not slurm_available():
-            raise SweepError("EXECUTOR=slurm: no Slurm on this machine (sbatch/squeue not on PATH). Run it "
+            raise SweepError("EXECUTOR=slurm: no Slurm on this machine (sbatch/squeue/srun not on PATH). Run it "
                              "on a cluster's login node, or use EXECUTOR=serial or EXECUTOR=local here.")
         opts = (slurm or SlurmOptions()).resolved(profile, jobs)
         if profile == "full" and not opts.gpus and not allow_cpu_full:
@@ -279,9 +282,13 @@ def run_submitit(cells: Sequence[Any], worker: Worker, opts: ExecOptions, cluste
     else:
         ex.update_parameters(name=name, timeout_min=parse_minutes(opts.slurm.time))
         threads = 0
+    echo = io.StringIO()  # submitit echoes sbatch's output; its error goes into our one-line message
+    before = set(Path(folder).rglob("*")) if Path(folder).is_dir() else set()
     try:
-        jobs = ex.map_array(worker, list(cells), [threads] * len(cells))
+        with contextlib.redirect_stdout(echo), contextlib.redirect_stderr(echo):
+            jobs = ex.map_array(worker, list(cells), [threads] * len(cells))
     except Exception as exc:  # sbatch refused the request (partition, GRES, account, limits ...)
+        _remove_new(Path(folder), before)
         msg = " ".join(str(exc).split())
         raise SweepError(f"Slurm refused the job array ({type(exc).__name__}): {msg[-600:]}") from None
     if cluster == "slurm":
@@ -315,6 +322,22 @@ def run_submitit(cells: Sequence[Any], worker: Worker, opts: ExecOptions, cluste
     if bad is not None:
         raise bad.error  # type: ignore[misc]
     return report
+
+
+def _remove_new(folder: Path, before: set[Path]) -> None:
+    """Undo a refused submission: the pickles and scripts it wrote, and folders left empty."""
+    if not folder.is_dir():
+        return
+    for path in sorted(set(folder.rglob("*")) - before, key=lambda p: len(p.parts), reverse=True):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    for path in (folder, folder.parent):
+        try:
+            path.rmdir()
+        except OSError:
+            break
 
 
 def _job_outcome(job: Any, death: str, cluster: str) -> Outcome:

@@ -284,6 +284,11 @@ def execute_cell(cell: Cell, threads: int = 0) -> str:
         handler.close()
         if remove_folder:
             shutil.rmtree(folder, ignore_errors=True)
+            for parent in (folder.parent, folder.parent.parent):  # no empty runs/<slug>/<table>/ left
+                try:
+                    parent.rmdir()
+                except OSError:  # another cell's folder is in it
+                    break
 
 
 def cell_worker(cell: Cell, threads: int = 0) -> Outcome:
