@@ -82,7 +82,7 @@ compare: $(VENV_STAMP) ## compare result CSVs: A=<dir|git ref> B=<dir|git ref> [
 	$(PY) -m common.compare $(if $(A),A=$(A)) $(if $(B),B=$(B)) $(if $(PAPER),PAPER=$(PAPER)) $(if $(filter command line,$(origin PROFILE)),PROFILE=$(PROFILE)) $(if $(TOL),TOL=$(TOL)) $(if $(COLUMNS),COLUMNS=$(COLUMNS)) $(ARGS)
 
 check-drift: $(VENV_STAMP) ## rerun each paper's DRIFT cell (claims.py) and compare it with the committed value
-	$(PY) -m common.drift $(PAPERS_ARG)
+	$(PY) -m common.drift $(PAPER)
 
 test: $(VENV_STAMP) ## the default test set (no slow/gpu tests), well under 15 minutes
 	$(PY) -m pytest -q -m "not slow and not gpu"
