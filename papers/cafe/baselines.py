@@ -12,12 +12,20 @@
 - ``tfa``: test-time feature alignment of TTT++ (Liu et al. NeurIPS 2021) on the same pre-computed
   source moments: ||mu_s - mu_t||^2 + ||Sigma_s - Sigma_t||_F^2 (without TTT++'s self-supervised branch,
   which needs a modified training).
+
+``METHODS`` (bottom) maps every method name a table can use, CAFe and its no-grouping ablation
+included, to a builder ``builder(model, stats, cfg) -> TestTimeAdapter`` around a fresh copy of the
+source model; ``run.py`` looks the cell's method up there.
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
+import numpy as np
 import torch.nn.functional as F
 
+from .adapt import TestTimeAdapter
 from .method import SourceStatistics, batch_moments, cafe_loss, entropy, infomax_loss
 
 
@@ -44,3 +52,30 @@ def cafe_loss_fn(stats: SourceStatistics, weight: float, eps: float, divergence:
     def loss(features, logits):
         return cafe_loss(features, logits, stats, weight, eps, divergence)
     return loss
+
+
+def _adapter(loss_fn):
+    """A builder of the shared online protocol with the test-time optimiser of the config."""
+    def build(model, stats: SourceStatistics, cfg) -> TestTimeAdapter:
+        return TestTimeAdapter(model, loss_fn(stats, cfg), lr=cfg.lr, steps=cfg.steps, optimizer=cfg.optimizer,
+                               momentum=cfg.momentum)
+    return build
+
+
+def _without_grouping(stats: SourceStatistics) -> SourceStatistics:
+    """One group with every dimension: the full (degenerate when d >= batch) covariance."""
+    return SourceStatistics(stats.mean, stats.cov, [np.arange(len(stats.mean))])
+
+
+Builder = Callable[..., TestTimeAdapter]
+METHODS: dict[str, Builder] = {
+    "source": lambda model, stats, cfg: TestTimeAdapter(model, None, adapt_bn_stats=False),
+    "bn": lambda model, stats, cfg: TestTimeAdapter(model, None, adapt_bn_stats=True),
+    "tent": _adapter(lambda stats, cfg: tent_loss),
+    "pl": _adapter(lambda stats, cfg: pseudo_label_loss),
+    "shot_im": _adapter(lambda stats, cfg: shot_im_loss),
+    "tfa": _adapter(lambda stats, cfg: tfa_loss_fn(stats, cfg.align_weight)),
+    "cafe": _adapter(lambda stats, cfg: cafe_loss_fn(stats, cfg.align_weight, cfg.cov_eps, cfg.divergence)),
+    "cafe_nogroup": _adapter(lambda stats, cfg: cafe_loss_fn(_without_grouping(stats), cfg.align_weight,
+                                                             cfg.cov_eps, cfg.divergence)),
+}

@@ -51,40 +51,40 @@ def _cafe_beats_prior(table, setting):
 def _prior_limited_under_mixing(res):
     """Tent's error reduction over Source is smaller in the mixed stream than averaged over single streams."""
     def one(d):
-        g_single = _err(res, "t1", d, "source", "mean") - _err(res, "t1", d, "tent", "mean")
-        g_mixed = _err(res, "t2", d, "source", "mixed") - _err(res, "t2", d, "tent", "mixed")
+        g_single = _err(res, "x_single_stream", d, "source", "mean") - _err(res, "x_single_stream", d, "tent", "mean")
+        g_mixed = _err(res, "x_mixed_stream", d, "source", "mixed") - _err(res, "x_mixed_stream", d, "tent", "mixed")
         return g_mixed < g_single, f"Tent gain over Source: single {g_single:.2f} pts, mixed {g_mixed:.2f} pts"
-    if not _datasets(res, "t2"):
+    if not _datasets(res, "x_mixed_stream"):
         return not_measured("table t2 not run")
-    return _all_datasets(res, "t1", one)
+    return _all_datasets(res, "x_single_stream", one)
 
 
 def _grouping_helps(res):
     def one(d):
-        a = _err(res, "t2", d, "cafe", "mixed")
-        b = _err(res, "t2", d, "cafe_nogroup", "mixed")
+        a = _err(res, "x_mixed_stream", d, "cafe", "mixed")
+        b = _err(res, "x_mixed_stream", d, "cafe_nogroup", "mixed")
         return a < b, f"CAFe {a:.2f} vs without grouping {b:.2f} (mixed)"
-    return _all_datasets(res, "t2", one)
+    return _all_datasets(res, "x_mixed_stream", one)
 
 
 def _bn_clean_harmless(res):
     """|BN - Source| clean error within two standard errors of a difference of two error rates on n images."""
     def one(d):
-        a = _err(res, "t1", d, "bn", "clean")
-        b = _err(res, "t1", d, "source", "clean")
-        runs = res.runs("t1")
+        a = _err(res, "x_single_stream", d, "bn", "clean")
+        b = _err(res, "x_single_stream", d, "source", "clean")
+        runs = res.runs("x_single_stream")
         n = float(runs[(runs["dataset"] == d) & (runs["setting"] == "clean")]["n"].astype(float).iloc[0])
         p = (a + b) / 200
         tol = 100 * 2 * (2 * p * (1 - p) / n) ** 0.5
         return abs(a - b) <= tol, f"clean error BN-adapt {a:.2f} vs Source {b:.2f} (|diff| <= {tol:.1f} pts = 2 SE, n={n:.0f})"
-    return _all_datasets(res, "t1", one)
+    return _all_datasets(res, "x_single_stream", one)
 
 
 CLAIMS = [
     Claim("C1", "CAFe outperforms prior TTA methods on image corruptions (single corruption per stream, "
-          "mean error over the 15 corruptions)", "Abstract", _cafe_beats_prior("t1", "mean")),
+          "mean error over the 15 corruptions)", "Abstract", _cafe_beats_prior("x_single_stream", "mean")),
     Claim("C2", "CAFe outperforms prior TTA methods under multiple types of corruptions (mixed stream)",
-          "Abstract", _cafe_beats_prior("t2", "mixed")),
+          "Abstract", _cafe_beats_prior("x_mixed_stream", "mixed")),
     Claim("C3", "Existing TTA methods work well on a single corruption, but their adaptation is limited "
           "when multiple corruption types occur (Tent's gain over Source shrinks in the mixed stream)",
           "Abstract", _prior_limited_under_mixing),

@@ -5,9 +5,8 @@ from dataclasses import dataclass
 
 from common.config import BaseConfig
 
-from .corruptions import CORRUPTIONS
+from .baselines import METHODS
 
-METHODS = ("source", "bn", "tent", "pl", "shot_im", "tfa", "cafe", "cafe_nogroup")
 DATASETS = ("cifar10sub", "fmnist", "cifar10", "cifar100", "imagenet")
 STREAMS = ("single", "mixed")
 
@@ -31,7 +30,9 @@ class Config(BaseConfig):
     lr: float = 1e-3
     """Learning rate of the test-time optimiser for every adapting method."""
     optimizer: str = "adam"
-    """Test-time optimiser: adam (Tent's CIFAR setting) or sgd (momentum 0.9)."""
+    """Test-time optimiser: adam (Tent's CIFAR setting, betas 0.9/0.999) or sgd."""
+    momentum: float = 0.9
+    """Momentum of the test-time optimiser when optimizer=sgd."""
     steps: int = 1
     """Gradient steps per test batch."""
     n_groups: int = 128
@@ -47,11 +48,17 @@ class Config(BaseConfig):
     width: int = 4
     """Width multiplier of the CIFAR ResNet (stages 16/32/64 x width; feature dim 64 x width)."""
     source_epochs: int = 200
-    """Epochs of source training (clean train set, SGD momentum 0.9, cosine lr, crop+flip)."""
+    """Epochs of source training (clean train set, SGD with Nesterov momentum, one-cycle cosine lr, crop+flip)."""
     source_lr: float = 0.1
     """Peak learning rate of source training."""
     source_batch_size: int = 128
     """Batch size of source training."""
+    source_momentum: float = 0.9
+    """Nesterov momentum of source training (SGD)."""
+    source_weight_decay: float = 5e-4
+    """Weight decay of source training (the usual CIFAR ResNet value)."""
+    source_warmup_frac: float = 0.15
+    """Fraction of source-training steps spent in the linear lr warm-up before the cosine decay."""
     n_source_train: int = 0
     """Source training images used (0 = all)."""
     train_seed: int = 0
@@ -61,12 +68,15 @@ class Config(BaseConfig):
     """ImageNet only: path of torchvision ResNet-50 weights (IMAGENET1K_V1 .pth); '' = download."""
     n_stats: int = 0
     """Source images used for the pre-computed statistics (0 = all of the training set)."""
+    stats_batch_size: int = 500
+    """Batch size of the forward passes that compute the source statistics (no effect on their value
+    beyond float summation order)."""
 
     def validate(self) -> None:
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+            raise ValueError(f"method must be one of {tuple(METHODS)}, got {self.method!r}")
         if self.stream not in STREAMS:
             raise ValueError(f"stream must be one of {STREAMS}, got {self.stream!r}")
         if self.severity not in (1, 2, 3, 4, 5):
@@ -87,6 +97,12 @@ class Config(BaseConfig):
             raise ValueError("steps, lr and source_epochs must be positive")
         if self.cov_eps < 0 or self.align_weight < 0:
             raise ValueError("cov_eps and align_weight must be >= 0")
+        if self.source_batch_size < 1 or self.stats_batch_size < 2:
+            raise ValueError("source_batch_size must be >= 1 and stats_batch_size >= 2")
+        if not 0 < self.source_warmup_frac < 1 or self.source_weight_decay < 0 or not 0 <= self.source_momentum < 1:
+            raise ValueError("source_warmup_frac must be in (0, 1), source_weight_decay >= 0, source_momentum in [0, 1)")
+        if not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
         if self.divergence not in ("sym_kl", "kl_source_target", "kl_target_source"):
@@ -100,5 +116,3 @@ class Config(BaseConfig):
 QUICK = {"depth": 8, "width": 1, "n_per_corruption": 192, "batch_size": 32, "n_groups": 4,
          "source_epochs": 12, "threads": 1}
 SMOKE = {"n_per_corruption": 32, "batch_size": 16, "source_epochs": 1, "n_source_train": 500, "n_stats": 500}
-
-ALL_CORRUPTIONS = CORRUPTIONS

@@ -1,18 +1,30 @@
-"""Figures: per-corruption error bars (single streams, t1) and the mixed-stream comparison (t2)."""
+"""Figures of the CAFe reproduction, drawn from the committed result CSVs only (never ``runs/``):
+per-corruption error bars of every method, for the single-corruption streams (``x_single_stream``)
+and inside the mixed stream (``x_mixed_stream``).
+
+``python -m papers.cafe.figures --examples OUT.png`` draws, separately, what the quick benchmarks
+look like (one clean test image of each quick dataset under the 15 corruptions); it reads the
+datasets, so it is not part of ``make_figures``.
+"""
 
 from __future__ import annotations
 
+import argparse
+import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .corruptions import CORRUPTIONS
 
 ORDER = ["source", "bn", "tent", "pl", "shot_im", "tfa", "cafe_nogroup", "cafe"]
+PANELS = [("x_single_stream", CORRUPTIONS + ["mean", "clean"], "one corruption per stream (reset between streams)"),
+          ("x_mixed_stream", ["mixed"] + [f"mixed:{c}" for c in CORRUPTIONS],
+           "all 15 corruptions shuffled into one stream ('mixed' = whole stream)")]
 
 
 def _bars(ax, df, groups, order, title):
-    import numpy as np
     width = 0.8 / len(order)
     for i, m in enumerate(order):
         sub = df[df["method"] == m].set_index("setting").reindex(groups)
@@ -26,25 +38,22 @@ def _bars(ax, df, groups, order, title):
     ax.grid(axis="y", alpha=0.3)
 
 
-def make_all(results_dir: Path, profile: str) -> None:
+def make_figures(results_dir: Path, profile: str) -> None:
+    """``<table>_per_corruption.png`` for each table with results in ``results_dir``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    if profile in ("quick", "smoke"):
-        corruption_examples(results_dir, profile)
-    for table, settings, name, what in [
-            ("t1", CORRUPTIONS + ["mean", "clean"], "t1_single_per_corruption.png",
-             "one corruption per stream (reset between streams)"),
-            ("t2", ["mixed"] + [f"mixed:{c}" for c in CORRUPTIONS], "t2_mixed_per_corruption.png",
-             "all 15 corruptions shuffled into one stream ('mixed' = whole stream)")]:
-        path = results_dir / f"{table}.csv"
+    for table, settings, what in PANELS:
+        path = Path(results_dir) / f"{table}.csv"
         if not path.is_file():
             continue
         df = pd.read_csv(path, keep_default_na=False, dtype={"setting": str})
         df = df[df["metric"] == "error_pct"]
         datasets = sorted(set(df["dataset"]))
+        if not datasets:
+            continue
         fig, axes = plt.subplots(len(datasets), 1, figsize=(13, 3.0 * len(datasets)), squeeze=False)
         for ax, ds in zip(axes[:, 0], datasets):
             sub = df[df["dataset"] == ds]
@@ -53,90 +62,50 @@ def make_all(results_dir: Path, profile: str) -> None:
             _bars(ax, sub, groups, order, f"{ds}: error (%) at severity 5, {what} [{profile}; mean ± std over seeds]")
         axes[0, 0].legend(ncol=len(ORDER), fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.12), frameon=False)
         fig.tight_layout()
-        fig.savefig(results_dir / name, dpi=110)
+        fig.savefig(Path(results_dir) / f"{table}_per_corruption.png", dpi=110)
         plt.close(fig)
-    if profile == "quick":
-        update_readme_summary(results_dir)
 
 
-def corruption_examples(results_dir: Path, profile: str) -> None:
-    """The first test image of each corruption in the quick benchmarks (from the cache the run made)."""
+def corruption_examples(out: Path, severity: int = 5, seed: int = 0) -> None:
+    """One random clean test image of each quick dataset and its 15 corruptions at ``severity``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    import papers.cafe.config as CM
-    from common.config import resolve
+    from . import data as D
+    from .corruptions import corrupt_batch
 
-    from . import run as R
-
-    panels = []
-    for ds in ("cifar10sub", "fmnist"):
-        cfg = resolve(CM.Config, CM, profile, cell={"dataset": ds})
-        folder = R.cache_dir("bench", {"dataset": ds, "severity": cfg.severity, "n": cfg.n_per_corruption,
-                                       "seed": cfg.train_seed})
-        if (folder / "done").is_file():
-            panels.append((ds, R.get_benchmark(cfg)))
-    if not panels:
-        return
-    names = ["clean"] + CORRUPTIONS
-    fig, axes = plt.subplots(2 * len(panels), len(names), figsize=(1.0 * len(names), 2.2 * len(panels)))
-    for p, (ds, bench) in enumerate(panels):
-        for r in range(2):
-            for j, c in enumerate(names):
-                ax = axes[2 * p + r, j]
-                ax.imshow(bench[c][0][r])
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if r == 0 and p == 0:
-                    ax.set_title(c.replace("_", "\n"), fontsize=6)
-            axes[2 * p + r, 0].set_ylabel(ds, fontsize=6)
-    fig.suptitle(f"Our CIFAR-10-C-style benchmarks, severity 5 ({profile}); each column is its own random draw of test images",
-                 fontsize=8)
+    datasets = list(D.QUICK_DATASETS)
+    fig, axes = plt.subplots(len(datasets), 1 + len(CORRUPTIONS), figsize=(16, 1.2 * len(datasets)), squeeze=False)
+    for r, ds in enumerate(datasets):
+        x, _ = D.load_clean(ds, "test")
+        rng = np.random.default_rng(seed)
+        img = x[rng.integers(len(x))][None]
+        for j, c in enumerate(["clean"] + CORRUPTIONS):
+            ax = axes[r, j]
+            ax.imshow(img[0] if c == "clean" else corrupt_batch(img, c, severity, rng)[0])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(c.replace("_", "\n"), fontsize=6)
+        axes[r, 0].set_ylabel(ds, fontsize=6)
+    fig.suptitle(f"The quick CIFAR-10-C-style benchmarks at severity {severity} (one test image, seed {seed})", fontsize=8)
     fig.tight_layout()
-    fig.savefig(results_dir / "corruption_examples.png", dpi=110)
+    fig.savefig(out, dpi=90)
     plt.close(fig)
 
 
-SUMMARY_BEGIN, SUMMARY_END = "<!-- cafe-summary:begin -->", "<!-- cafe-summary:end -->"
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m papers.cafe.figures", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--examples", type=Path, required=True, help="output PNG of the corruption examples")
+    parser.add_argument("--severity", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    corruption_examples(args.examples, args.severity, args.seed)
+    return 0
 
 
-def summary_markdown(results_dir: Path) -> str:
-    """Compact view: error % (mean ± std over seeds) per method; single-stream mean, mixed stream, clean."""
-    parts = []
-    for table, setting, label in [("t1", "mean", "single (mean of 15)"), ("t2", "mixed", "mixed stream"),
-                                  ("t1", "clean", "clean")]:
-        path = results_dir / f"{table}.csv"
-        if not path.is_file():
-            continue
-        df = pd.read_csv(path, keep_default_na=False, dtype={"setting": str})
-        df = df[(df["metric"] == "error_pct") & (df["setting"] == setting)]
-        for _, r in df.iterrows():
-            parts.append({"dataset": r["dataset"], "method": r["method"], "col": label,
-                          "txt": f"{float(r['mean']):.2f} ± {float(r['std'] or 0):.2f}", "n_seeds": r["n_seeds"]})
-    if not parts:
-        return "No results yet."
-    df = pd.DataFrame(parts)
-    lines = []
-    for ds, sub in df.groupby("dataset"):
-        piv = sub.pivot(index="method", columns="col", values="txt")
-        cols = [c for c in ["single (mean of 15)", "mixed stream", "clean"] if c in piv.columns]
-        order = [m for m in ORDER if m in piv.index]
-        lines += [f"**{ds}** — error (%), mean ± std over {sub['n_seeds'].max()} seeds", "",
-                  "| method | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
-        for m in order:
-            lines.append(f"| {m} | " + " | ".join(str(piv.loc[m, c]) for c in cols) + " |")
-        lines.append("")
-    return "\n".join(lines)
-
-
-def update_readme_summary(results_dir: Path) -> None:
-    readme = Path(__file__).resolve().parent / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    if SUMMARY_BEGIN in text and SUMMARY_END in text:
-        head, rest = text.split(SUMMARY_BEGIN, 1)
-        _, tail = rest.split(SUMMARY_END, 1)
-        body = f"_Generated from `{results_dir.parent.name}/{results_dir.name}/t1.csv, t2.csv` by `figures.py`._\n\n"
-        readme.write_text(head + SUMMARY_BEGIN + "\n" + body + summary_markdown(results_dir) + "\n" + SUMMARY_END
-                          + tail, encoding="utf-8")
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,7 +27,6 @@ be checked against the full text, which was not available offline.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -171,70 +170,3 @@ def cafe_loss(features, logits, stats: SourceStatistics, weight: float = 1.0, ep
               divergence: str = "sym_kl") -> torch.Tensor:
     """L = L_ent - L_div + weight * L_align."""
     return infomax_loss(logits) + weight * alignment_loss(features, stats, eps, divergence)
-
-
-# ------------------------------------------------------------------ the online test-time adapter
-
-def configure_bn_adaptation(model: nn.Module) -> list[nn.Parameter]:
-    """Tent's configuration: train-mode BN with test-batch statistics (no running averages),
-    every parameter frozen except the BN affine weights and biases, which are returned."""
-    model.train()
-    model.requires_grad_(False)
-    params = []
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.track_running_stats = False
-            m.running_mean = None
-            m.running_var = None
-            if m.affine:
-                m.weight.requires_grad_(True)
-                m.bias.requires_grad_(True)
-                params += [m.weight, m.bias]
-    return params
-
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-class TestTimeAdapter:
-    """Online TTA: for each incoming test batch, forward, (optionally) one gradient step on the
-    unsupervised loss, and predict with the outputs of that forward pass (Tent, Alg. 1)."""
-
-    __test__ = False  # not a pytest class
-
-    def __init__(self, model: nn.Module, loss_fn: LossFn | None, lr: float = 1e-3, steps: int = 1,
-                 adapt_bn_stats: bool = True, optimizer: str = "adam", momentum: float = 0.9):
-        self.model, self.loss_fn, self.steps = model, loss_fn, steps
-        if adapt_bn_stats:
-            params = configure_bn_adaptation(model)
-        else:
-            model.eval()
-            model.requires_grad_(False)
-            params = []
-        self.params = params
-        self.opt = None
-        if loss_fn is not None:
-            if not adapt_bn_stats:
-                raise ValueError("a loss needs the BN-affine configuration (adapt_bn_stats=True)")
-            if optimizer == "adam":
-                self.opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999))
-            elif optimizer == "sgd":
-                self.opt = torch.optim.SGD(params, lr=lr, momentum=momentum)
-            else:
-                raise ValueError(f"optimizer must be adam or sgd, got {optimizer!r}")
-
-    def step(self, x: torch.Tensor) -> torch.Tensor:
-        if self.opt is None:
-            with torch.no_grad():
-                return self.model(x)
-        out = None
-        for _ in range(self.steps):
-            f = self.model.forward_features(x)
-            logits = self.model.fc(f)
-            if out is None:
-                out = logits.detach()
-            loss = self.loss_fn(f, logits)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
-        return out

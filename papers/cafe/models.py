@@ -1,16 +1,36 @@
 """CIFAR-style pre-activation-free ResNet (He et al. 2016, Sec. 4.2: depth 6n+2, three stages) with BatchNorm.
 
 ``ResNetCifar(depth=26, width=k)`` is the ResNet-26 family used for CIFAR-10-C TTA work (TTT, Tent's
-CIFAR experiments use WRN-28-10); the quick profile uses ``depth=8`` (n=1) with ``width=2``, i.e.
-stages of 32/64/128 channels and a 128-dimensional feature before the linear classifier.
+CIFAR experiments use WRN-28-10); the quick profile uses ``depth=8`` (n=1) with ``width=1``, i.e.
+stages of 16/32/64 channels and a 64-dimensional feature before the linear classifier.
 ``forward_features`` returns that (globally average-pooled) feature, which CAFe aligns.
+
+Also the input pipeline of both model families: ``to_tensor`` (CIFAR-style models: fixed
+normalisation ``(x/255 - 0.5) / 0.25``) and ``imagenet_tensor`` (torchvision's ImageNet mean/std).
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+MEAN, STD = 0.5, 0.25   # fixed input normalisation of the CIFAR-style models: (x/255 - 0.5) / 0.25
+
+
+def to_tensor(x: np.ndarray, device) -> torch.Tensor:
+    """uint8 NHWC -> normalised float NCHW (CIFAR-style models)."""
+    t = torch.from_numpy(np.ascontiguousarray(x)).to(device).permute(0, 3, 1, 2).float()
+    return (t / 255.0 - MEAN) / STD
+
+
+def imagenet_tensor(x: np.ndarray, device) -> torch.Tensor:
+    """uint8 NHWC -> float NCHW normalised with torchvision's ImageNet mean and std."""
+    t = torch.from_numpy(x).to(device).permute(0, 3, 1, 2).float() / 255.0
+    m = torch.tensor([0.485, 0.456, 0.406], device=device)[:, None, None]
+    s = torch.tensor([0.229, 0.224, 0.225], device=device)[:, None, None]
+    return (t - m) / s
 
 
 class BasicBlock(nn.Module):
@@ -74,3 +94,15 @@ class TorchvisionFeatures(nn.Module):
 
     def forward(self, x):
         return self.fc(self.forward_features(x))
+
+
+def imagenet_resnet50(weights_path: str = "") -> TorchvisionFeatures:
+    """torchvision's ResNet-50 with the IMAGENET1K_V1 weights (from ``weights_path``, else downloaded)."""
+    import torchvision
+
+    if weights_path:
+        net = torchvision.models.resnet50()
+        net.load_state_dict(torch.load(weights_path, map_location="cpu", weights_only=True))
+    else:
+        net = torchvision.models.resnet50(weights="IMAGENET1K_V1")
+    return TorchvisionFeatures(net).eval()

@@ -8,13 +8,12 @@ import torch
 from torch.distributions import MultivariateNormal, kl_divergence
 
 from papers.cafe import baselines as B
+from papers.cafe.adapt import TestTimeAdapter, configure_bn_adaptation, run_stream
 from papers.cafe.method import (
     SourceStatistics,
-    TestTimeAdapter,
     alignment_loss,
     batch_moments,
     compute_source_statistics,
-    configure_bn_adaptation,
     gaussian_kl,
     gaussian_symmetric_kl,
     infomax_loss,
@@ -174,3 +173,33 @@ def test_configure_bn_adaptation_freezes_everything_else():
     n_bn = sum(1 for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert len(params) == 2 * n_bn
     assert not model.fc.weight.requires_grad and not model.conv.weight.requires_grad
+
+
+def test_methods_registry_builds_every_method_around_the_given_model():
+    model = _model()
+    x = torch.randn(32, 3, 16, 16)
+    stats = _stats(model, x)
+    cfg = type("Cfg", (), dict(lr=1e-2, steps=1, optimizer="sgd", momentum=0.5, align_weight=1.0, cov_eps=1e-3,
+                               divergence="sym_kl"))()
+    for name, build in B.METHODS.items():
+        m = copy.deepcopy(model)
+        ad = build(m, stats, cfg)
+        assert ad.model is m, name
+        assert (ad.opt is None) == (name in ("source", "bn")), name
+        if ad.opt is not None:
+            assert isinstance(ad.opt, torch.optim.SGD) and ad.opt.defaults["momentum"] == 0.5
+    whole = B._without_grouping(stats)
+    assert len(whole.groups) == 1 and len(stats.groups) == 4
+    assert np.array_equal(whole.groups[0], np.arange(model.feature_dim))
+
+
+def test_run_stream_predicts_every_sample_once_in_the_original_order():
+    class Oracle:                    # "predicts" the class stored in the first pixel of each image
+        def step(self, x):
+            return torch.nn.functional.one_hot(x[:, 0, 0, 0].long(), 10).float()
+    y = np.arange(23) % 10
+    x = np.zeros((23, 1, 2, 2), dtype=np.float32)
+    x[:, 0, 0, 0] = y
+    x[5, 0, 0, 0] = (y[5] + 1) % 10          # one wrong prediction, at index 5
+    ok = run_stream(Oracle(), x, y, np.random.default_rng(0).permutation(23), 4, lambda x, idx: torch.from_numpy(x[idx]))
+    assert ok.sum() == 22 and not ok[5]      # the last batch has 3 images, none dropped

@@ -28,11 +28,9 @@ def _synthetic(split):
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_RUNS", str(tmp_path / "runs"))
     monkeypatch.setattr(D, "load_clean", lambda dataset, split: _synthetic(split))
-    R._MEMO.clear()
     n = torch.get_num_threads()
     yield tmp_path
     torch.set_num_threads(n)
-    R._MEMO.clear()
 
 
 def _cfg(**kw):

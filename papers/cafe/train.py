@@ -1,0 +1,52 @@
+"""Source training of the CIFAR-style model: standard supervised training on clean source images
+(not part of CAFe; every method adapts the same source model).
+
+SGD with Nesterov momentum and weight decay, a one-cycle cosine schedule with linear warm-up
+(``torch.optim.lr_scheduler.OneCycleLR``), random crop (4-pixel zero padding) + horizontal flip.
+Every constant is a config field (``source_*``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from common.runtime import paper_logger
+
+from .models import MEAN, STD, ResNetCifar, to_tensor
+
+log = paper_logger("cafe")
+
+
+def train_source_model(x: np.ndarray, y: np.ndarray, num_classes: int, cfg, device, seed: int) -> ResNetCifar:
+    """Train ``ResNetCifar(cfg.depth, cfg.width)`` on uint8 NHWC images ``x`` and labels ``y``;
+    ``seed`` fixes the initialisation, the batch order and the augmentation."""
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = ResNetCifar(cfg.depth, cfg.width, num_classes).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.source_lr, momentum=cfg.source_momentum, nesterov=True,
+                          weight_decay=cfg.source_weight_decay)
+    steps = cfg.source_epochs * int(np.ceil(len(y) / cfg.source_batch_size))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.source_lr, total_steps=steps,
+                                                pct_start=cfg.source_warmup_frac)
+    yt = torch.from_numpy(y)
+    model.train()
+    for ep in range(cfg.source_epochs):
+        perm = torch.randperm(len(yt), generator=g)
+        for i in range(0, len(yt), cfg.source_batch_size):
+            idx = perm[i:i + cfg.source_batch_size]
+            xb = to_tensor(x[idx.numpy()], "cpu")   # normalise per batch (low memory)
+            # random crop with 4-pixel zero padding (pad value -MEAN/STD = a black pixel) + flip
+            xb = F.pad(xb, (4, 4, 4, 4), value=-MEAN / STD)
+            dx, dy = torch.randint(0, 9, (2,), generator=g).tolist()
+            xb = xb[:, :, dy:dy + 32, dx:dx + 32]
+            flip = torch.rand(len(xb), generator=g) < 0.5
+            xb = torch.where(flip[:, None, None, None], xb.flip(3), xb)
+            loss = F.cross_entropy(model(xb.to(device)), yt[idx].to(device))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        log.info("source epoch %d loss %.3f", ep, loss.item())
+    return model.eval()
