@@ -1,9 +1,8 @@
-"""Consistent matplotlib figures (PNG): line plots with seed bands and grouped bar charts."""
+"""Consistent matplotlib figures (PNG): line plots with seed bands, one style for every paper."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
@@ -12,7 +11,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-MAX_WIDTH_IN = 12.0  # wide tables (many groups x bars) get thinner bars, not a wider figure
 STYLE = {"figure.dpi": 120, "savefig.dpi": 150, "axes.grid": True, "grid.alpha": 0.3,
          "axes.spines.top": False, "axes.spines.right": False, "font.size": 9, "legend.fontsize": 8}
 
@@ -55,26 +53,3 @@ def line_with_bands(df: pd.DataFrame, x: str, y: str, hue: str, path: Path, titl
         if own:
             return save(fig, path)
     return None
-
-
-def bar_table(df: pd.DataFrame, group: str, bar: str, value: str, path: Path, err: str | None = None,
-              title: str = "", ylabel: str | None = None, order: Sequence[str] | None = None) -> Path:
-    """Grouped bars: one group per ``group`` value, one bar per ``bar`` value, optional error bars."""
-    with plt.rc_context(STYLE):
-        groups = list(dict.fromkeys(df[group]))
-        bars = list(order) if order else list(dict.fromkeys(df[bar]))
-        width = 0.8 / max(1, len(bars))
-        width_in = min(MAX_WIDTH_IN, max(4.0, 0.5 * len(groups) * len(bars) + 1.5))
-        fig, ax = plt.subplots(figsize=(width_in, 3.2))
-        for i, b in enumerate(bars):
-            sub = df[df[bar] == b].set_index(group).reindex(groups)
-            xs = np.arange(len(groups)) + (i - (len(bars) - 1) / 2) * width
-            ax.bar(xs, sub[value].to_numpy(dtype=float), width,
-                   yerr=None if err is None else sub[err].to_numpy(dtype=float), label=str(b), capsize=2)
-        ax.set_xticks(np.arange(len(groups)))
-        ax.set_xticklabels([str(g) for g in groups], rotation=20, ha="right")
-        ax.set_ylabel(ylabel or value)
-        if title:
-            ax.set_title(title)
-        ax.legend(frameon=False, ncol=min(4, len(bars)))
-        return save(fig, path)

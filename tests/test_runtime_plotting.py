@@ -53,20 +53,3 @@ def test_line_with_bands_plots_mean_and_band(tmp_path):
     plt.close(fig)
     out = plotting.line_with_bands(df, "n", "time_s", "method", tmp_path / "y.png", logx=True)
     assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_bar_table_png(tmp_path):
-    df = pd.DataFrame({"dataset": ["d1", "d1", "d2", "d2"], "method": ["a", "b", "a", "b"],
-                       "mean": [1.0, 2.0, 3.0, 4.0], "std": [0.1, 0.2, 0.3, 0.4]})
-    out = plotting.bar_table(df, "dataset", "method", "mean", tmp_path / "bars.png", err="std")
-    from PIL import Image
-
-    assert Image.open(out).size[0] > 100
-
-
-def test_bar_table_width_is_capped(tmp_path):
-    from PIL import Image
-
-    df = pd.DataFrame([{"c": f"corruption{i}", "m": f"method{j}", "v": float(i + j)} for i in range(16) for j in range(7)])
-    out = plotting.bar_table(df, "c", "m", "v", tmp_path / "wide.png")
-    assert Image.open(out).size[0] <= plotting.MAX_WIDTH_IN * 150 + 1
