@@ -1,92 +1,57 @@
-"""The permutation searches Ito et al. compare with weight matching, under the same protocol.
+"""The permutation searches Ito et al. compare, under one protocol, and the registry ``METHODS``.
 
-- Naive interpolation: the identity permutation (:func:`naive_perm`).
-- Activation matching (AM, Sec. 5; Ainsworth et al. Sec. 3.1): for each hidden layer, the
-  linear assignment that maximises ``E[z_a z_b^T]`` (uncentred inner products of post-ReLU
-  activations over training data; the peer code matches on ``E[A^T B]``).
-  :func:`activation_matching`.
-- Straight-through estimator (STE, Sec. 6; Ainsworth et al. Alg. 2, peer code ``*_ste2.py``):
+Every entry maps a method name to ``search(inputs, cfg) -> Perm`` (a permutation of model b that
+aligns it to model a, ``{perm name: index tensor}``); :mod:`papers.lmc_wm.pool` looks methods up
+here and caches what they return. ``KNOBS`` names the config fields each search depends on (the
+cache key).
+
+- naive: the identity permutation (plain interpolation between the two models).
+- wm: weight matching (:func:`common.lmc.matching.weight_matching`; Ainsworth et al. Alg. 1).
+- am: activation matching (:func:`common.lmc.matching.activation_matching`; Ainsworth et al.
+  Sec. 3.1), on the activations of ``am_n`` training images.
+- ste: the straight-through estimator (Ainsworth et al. Alg. 2, peer code ``*_ste2.py``), below:
   free parameters ``theta~`` (initialised at ``theta_a``); each step projects them onto the
-  permutations of ``theta_b`` by weight matching, ``pi = WM(theta~, theta_b)`` (warm-started
-  from the previous step), and descends the loss of the midpoint
-  ``(theta_a + [pi(theta_b) + theta~ - sg(theta~)]) / 2`` on a training batch (SGD, momentum
-  0.9); the permutation with the lowest batch loss is kept. :func:`ste_matching`.
+  permutations of ``theta_b`` by weight matching, ``pi = WM(theta~, theta_b)`` (warm-started from
+  the previous step), and descends the loss of the midpoint ``(theta_a + [pi(theta_b) + theta~ -
+  sg(theta~)]) / 2`` on a training batch (SGD with momentum); the permutation with the lowest
+  batch loss is kept. :func:`ste_matching`.
 """
 
 from __future__ import annotations
 
+import copy
 import math
-from collections import defaultdict
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 from torch import nn
 from torch.func import functional_call
 
-from papers.lmc_wm.method import (
-    Params,
-    Perm,
-    PermutationSpec,
-    _lap_maximise,
-    apply_permutation,
-    identity_perm,
-    weight_matching,
-)
+from common.lmc.matching import activation_matching, weight_matching
+from common.lmc.permutation import Params, Perm, PermutationSpec, apply_permutation, identity_perm
 
 
-def naive_perm(spec: PermutationSpec, params) -> Perm:
-    """No permutation: plain interpolation between the two models."""
-    return identity_perm(spec, params)
+@dataclass(frozen=True)
+class SearchInputs:
+    """What a permutation search may use: the two models and the training data."""
 
+    spec: PermutationSpec
+    model: nn.Module
+    """An instance of the architecture (a template for ``functional_call``)."""
+    params_a: Params
+    params_b: Params
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_am: torch.Tensor
+    """The training images whose activations activation matching uses."""
+    seed: int
+    """Seed of the search's own randomness (WM's layer order, STE's batches)."""
 
-@torch.no_grad()
-def activation_inner_products(model_a: nn.Module, model_b: nn.Module, x: torch.Tensor,
-                              batch_size: int = 1000) -> dict[str, torch.Tensor]:
-    """``E[z_a z_b^T]`` per permutation over the data (conv maps: every pixel is a sample)."""
-    sites_a, sites_b = model_a.activation_sites(), model_b.activation_sites()
-    stats: dict[str, torch.Tensor] = {}
-    counts: dict[str, int] = defaultdict(int)
-    store: dict[tuple[str, str], list[torch.Tensor]] = defaultdict(list)
-    hooks = []
-
-    def hook(tag, name):
-        def fn(_m, _inp, out):
-            z = out.detach()
-            if z.dim() == 4:
-                z = z.permute(0, 2, 3, 1).reshape(-1, z.shape[1])
-            store[(tag, name)].append(z.double())
-        return fn
-
-    for tag, sites in (("a", sites_a), ("b", sites_b)):
-        model = model_a if tag == "a" else model_b
-        model.eval()
-        for name, mods in sites.items():
-            for m in mods:
-                hooks.append(m.register_forward_hook(hook(tag, name)))
-    try:
-        for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size]
-            model_a(xb)
-            model_b(xb)
-            for name in sites_a:
-                za, zb = store.pop(("a", name)), store.pop(("b", name))
-                for u, v in zip(za, zb):
-                    stats[name] = stats.get(name, 0) + u.T @ v
-                    counts[name] += u.shape[0]
-    finally:
-        for h in hooks:
-            h.remove()
-    return {k: (v / counts[k]).cpu() for k, v in stats.items()}
-
-
-def activation_matching(model_a: nn.Module, model_b: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> Perm:
-    """Per hidden layer, the assignment maximising ``E[z_a z_b^T]`` (peer code: match on E[A^T B])."""
-    return {name: torch.as_tensor(_lap_maximise(m.numpy()), dtype=torch.long)
-            for name, m in activation_inner_products(model_a, model_b, x, batch_size).items()}
-
-
-# --------------------------------------------------------------------------------------
-# Straight-through estimator.
+    def module(self, params: Params) -> nn.Module:
+        m = copy.deepcopy(self.model)
+        m.load_state_dict(params)
+        return m.eval()
 
 
 def ste_matching(model: nn.Module, spec: PermutationSpec, params_a: Params, params_b: Params,
@@ -122,3 +87,34 @@ def ste_matching(model: nn.Module, spec: PermutationSpec, params_a: Params, para
         if val < best_loss:
             best_loss, best = val, {p: ix.clone() for p, ix in perm.items()}
     return best, losses
+
+
+def naive(inp: SearchInputs, cfg) -> Perm:
+    """No permutation: plain interpolation between the two models."""
+    return identity_perm(inp.spec, inp.params_a)
+
+
+def wm(inp: SearchInputs, cfg) -> Perm:
+    return weight_matching(inp.spec, inp.params_a, inp.params_b, max_iter=cfg.wm_max_iter, seed=inp.seed)
+
+
+def am(inp: SearchInputs, cfg) -> Perm:
+    return activation_matching(inp.module(inp.params_a), inp.module(inp.params_b), inp.x_am, cfg.am_batch)
+
+
+def ste(inp: SearchInputs, cfg) -> Perm:
+    perm, _ = ste_matching(inp.model, inp.spec, inp.params_a, inp.params_b, inp.x_train, inp.y_train,
+                           steps=cfg.ste_steps, batch_size=cfg.ste_batch, lr=cfg.ste_lr, momentum=cfg.ste_momentum,
+                           wm_max_iter=cfg.wm_max_iter, seed=inp.seed)
+    return perm
+
+
+METHODS: dict[str, Callable[[SearchInputs, object], Perm]] = {"naive": naive, "wm": wm, "am": am, "ste": ste}
+
+#: Config fields that determine each search's result (its cache key); naive needs no cache.
+KNOBS: dict[str, tuple[str, ...]] = {
+    "naive": (),
+    "wm": ("wm_max_iter",),
+    "am": ("am_n", "am_batch"),
+    "ste": ("ste_steps", "ste_batch", "ste_lr", "ste_momentum", "wm_max_iter"),
+}

@@ -14,9 +14,9 @@ def _m(res, table, method, metric, **kw):
 
 
 def _wm_distance_not_much_reduced(res):
-    ratio = _m(res, "fig_distance", "wm", "dist_ratio")
-    naive_b = _m(res, "fig_barrier", "naive", "barrier_loss_test")
-    wm_b = _m(res, "fig_barrier", "wm", "barrier_loss_test")
+    ratio = _m(res, "t1_distance", "wm", "dist_ratio")
+    naive_b = _m(res, "x_barrier", "naive", "barrier_loss_test")
+    wm_b = _m(res, "x_barrier", "wm", "barrier_loss_test")
     reduction = 1 - wm_b / naive_b if naive_b > 0 else float("nan")
     text = (f"WM distance ratio ||a-pi(b)||/||a-b|| = {ratio:.3f} (distance cut by {100 * (1 - ratio):.1f}%) "
             f"while the test loss barrier is cut by {100 * reduction:.1f}% ({naive_b:.3f} -> {wm_b:.3f})")
@@ -24,32 +24,32 @@ def _wm_distance_not_much_reduced(res):
 
 
 def _singular_values_invariant_vectors_change(res):
-    change = max(_m(res, "fig_singular", m, "sv_rel_change_max") for m in ("wm", "am", "ste"))
-    moved = _m(res, "fig_singular", "wm", "align_top") - _m(res, "fig_singular", "naive", "align_top")
+    change = max(_m(res, "t2_alignment", m, "sv_rel_change_max") for m in ("wm", "am", "ste"))
+    moved = _m(res, "t2_alignment", "wm", "align_top") - _m(res, "t2_alignment", "naive", "align_top")
     text = (f"max relative change of any singular value under WM/AM/STE permutations = {change:.2e}; "
             f"top-rank singular-vector alignment naive -> WM changes by {moved:+.3f}")
     return held(text) if change < 1e-8 and abs(moved) > 0.05 else not_held(text)
 
 
 def _wm_aligns_large_singular_values(res):
-    top_gain = _m(res, "fig_singular", "wm", "align_top") - _m(res, "fig_singular", "naive", "align_top")
-    bottom_gain = (_m(res, "fig_singular", "wm", "align_bottom_half")
-                   - _m(res, "fig_singular", "naive", "align_bottom_half"))
+    top_gain = _m(res, "t2_alignment", "wm", "align_top") - _m(res, "t2_alignment", "naive", "align_top")
+    bottom_gain = (_m(res, "t2_alignment", "wm", "align_bottom_half")
+                   - _m(res, "t2_alignment", "naive", "align_bottom_half"))
     return compare(top_gain, ">", bottom_gain, "WM gain in alignment of the top-5% singular vectors",
                    "gain in the bottom half", margin=0.05)
 
 
 def _wm_gives_lmc(res):
-    return compare(_m(res, "fig_barrier", "wm", "barrier_loss_test"), "<",
-                   0.5 * _m(res, "fig_barrier", "naive", "barrier_loss_test"),
+    return compare(_m(res, "x_barrier", "wm", "barrier_loss_test"), "<",
+                   0.5 * _m(res, "x_barrier", "naive", "barrier_loss_test"),
                    "WM test loss barrier", "half the naive barrier")
 
 
 def _am_same_principle(res):
-    naive_top = _m(res, "fig_singular", "naive", "align_top")
-    am_top, am_bottom = _m(res, "fig_singular", "am", "align_top"), _m(res, "fig_singular", "am", "align_bottom_half")
-    wm_top = _m(res, "fig_singular", "wm", "align_top")
-    am_b, naive_b = _m(res, "fig_barrier", "am", "barrier_loss_test"), _m(res, "fig_barrier", "naive", "barrier_loss_test")
+    naive_top = _m(res, "t2_alignment", "naive", "align_top")
+    am_top, am_bottom = _m(res, "t2_alignment", "am", "align_top"), _m(res, "t2_alignment", "am", "align_bottom_half")
+    wm_top = _m(res, "t2_alignment", "wm", "align_top")
+    am_b, naive_b = _m(res, "x_barrier", "am", "barrier_loss_test"), _m(res, "x_barrier", "naive", "barrier_loss_test")
     ok = am_top > naive_top + 0.05 and am_top > am_bottom + 0.05 and am_b < 0.5 * naive_b
     text = (f"align_top naive {naive_top:.3f} / AM {am_top:.3f} / WM {wm_top:.3f}; AM bottom-half {am_bottom:.3f}; "
             f"loss barrier AM {am_b:.3f} vs naive {naive_b:.3f}")
@@ -57,7 +57,7 @@ def _am_same_principle(res):
 
 
 def _ste_does_not_align(res):
-    return compare(_m(res, "fig_singular", "ste", "align_top"), "<", _m(res, "fig_singular", "wm", "align_top"),
+    return compare(_m(res, "t2_alignment", "ste", "align_top"), "<", _m(res, "t2_alignment", "wm", "align_top"),
                    "STE top-5% singular-vector alignment", "WM", margin=0.05)
 
 
@@ -65,8 +65,8 @@ def _wm_beats_ste_for_three(res):
     parts, wins = [], []
     for n in (3, 4):
         try:
-            wm = res.mean("tab_merge", method="wm", metric="merged_acc_pct_test", setting=f"{SET};n_merge={n}")
-            ste = res.mean("tab_merge", method="ste", metric="merged_acc_pct_test", setting=f"{SET};n_merge={n}")
+            wm = res.mean("t3_merge", method="wm", metric="merged_acc_pct_test", setting=f"{SET};n_merge={n}")
+            ste = res.mean("t3_merge", method="ste", metric="merged_acc_pct_test", setting=f"{SET};n_merge={n}")
         except NotMeasured:
             continue
         parts.append(f"n={n}: WM {wm:.2f}% vs STE {ste:.2f}%")

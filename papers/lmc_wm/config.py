@@ -32,9 +32,13 @@ class Config(BaseConfig):
     batch_size: int = 500
     """Training batch size (peer code MLP: 500)."""
     optimizer: str = "adam"
-    """'adam' (peer code MLP) or 'sgd' (momentum 0.9, warm-up + cosine decay; peer code CNNs)."""
+    """'adam' (peer code MLP) or 'sgd' (momentum, linear warm-up + cosine decay; peer code CNNs)."""
     lr: float = 1e-3
     """Peak learning rate."""
+    momentum: float = 0.9
+    """SGD momentum (optimizer 'sgd'; peer code: 0.9)."""
+    warmup_epochs: int = 1
+    """Epochs of linear learning-rate warm-up before the cosine decay (optimizer 'sgd'; peer code: 1)."""
     weight_decay: float = 0.0
     """Weight decay (AdamW / SGD); 0 for the MLP as in the peer code."""
     augment: bool = False
@@ -51,6 +55,10 @@ class Config(BaseConfig):
     """Training examples used for train loss/accuracy along the path (0 = all)."""
     am_n: int = 0
     """Training examples whose activations activation matching uses (0 = all)."""
+    am_batch: int = 1000
+    """Batch size of the forward passes that collect activations for activation matching."""
+    eval_batch: int = 5000
+    """Batch size of the evaluation passes (loss / accuracy of a parameter vector)."""
     wm_max_iter: int = 100
     """Maximum coordinate-descent sweeps of weight matching."""
     ste_steps: int = 15000
@@ -58,7 +66,9 @@ class Config(BaseConfig):
     ste_batch: int = 1000
     """STE batch size."""
     ste_lr: float = 1e-2
-    """STE learning rate (SGD, momentum 0.9)."""
+    """STE learning rate (SGD with momentum ``ste_momentum``)."""
+    ste_momentum: float = 0.9
+    """STE SGD momentum (peer code: 0.9)."""
     n_merge: int = 3
     """Models merged in the 'merge' analysis (reference + n_merge - 1 matched to it)."""
     top_frac: float = 0.05
@@ -71,7 +81,7 @@ class Config(BaseConfig):
             if value not in valid:
                 raise ValueError(f"{name} must be one of {', '.join(valid)}; got {value!r}")
         for name in ("width", "n_hidden", "epochs", "batch_size", "n_models", "wm_max_iter", "ste_steps",
-                     "ste_batch"):
+                     "ste_batch", "am_batch", "eval_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.n_models < 2:
@@ -84,6 +94,8 @@ class Config(BaseConfig):
             raise ValueError("eval_train_n and am_n must be >= 0 (0 = all)")
         if self.width_mult <= 0 or self.lr <= 0 or self.ste_lr <= 0:
             raise ValueError("width_mult, lr and ste_lr must be > 0")
+        if not (0 <= self.momentum < 1 and 0 <= self.ste_momentum < 1) or self.warmup_epochs < 0:
+            raise ValueError("momentum and ste_momentum must be in [0, 1), warmup_epochs >= 0")
         if not 0 < self.top_frac <= 0.5:
             raise ValueError(f"top_frac must be in (0, 0.5], got {self.top_frac}")
         if self.arch in ("vgg11", "vgg16") and self.dataset != "cifar10":

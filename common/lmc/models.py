@@ -1,4 +1,4 @@
-"""Architectures of the paper (Ito et al., ICLR 2025, following Ainsworth et al., ICLR 2023).
+"""The architectures of the LMC papers (Ainsworth et al., ICLR 2023; used by Ito et al., ICLR 2025).
 
 - ``MLP``: ``n_hidden`` ReLU hidden layers of ``width`` units (paper: 3 x 512), linear output.
 - ``VGG``: VGG-11 / VGG-16 with a channel width multiplier; every conv is followed by a
@@ -8,8 +8,9 @@
   width multiplier), LayerNorm instead of BatchNorm, 1x1 conv + norm shortcut where the
   number of channels changes (as in the peer code).
 
-Each model can tell :mod:`papers.lmc_wm.method` which modules' outputs carry each hidden
-permutation (``activation_sites``), which activation matching needs.
+Each model tells which modules' outputs carry each hidden permutation (``activation_sites``,
+which activation matching needs) and which axes of its parameters each permutation acts on
+(``permutation_spec``, :mod:`common.lmc.permutation`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from common.lmc.permutation import PermutationSpec, mlp_spec, resnet20_spec, vgg_spec
 
 
 class ChannelLayerNorm(nn.Module):
@@ -49,6 +52,9 @@ class MLP(nn.Module):
 
     def activation_sites(self) -> dict[str, list[nn.Module]]:
         return {f"P_{i}": [act] for i, act in enumerate(self.acts)}
+
+    def permutation_spec(self) -> PermutationSpec:
+        return mlp_spec(len(self.acts))
 
 
 VGG_CFG = {
@@ -97,6 +103,9 @@ class VGG(nn.Module):
         sites = {f"P_conv{i}": [a] for i, a in enumerate(self.acts)}
         sites.update({f"P_dense{i}": [a] for i, a in enumerate(self.dense_acts)})
         return sites
+
+    def permutation_spec(self) -> PermutationSpec:
+        return vgg_spec(len(self.convs))
 
 
 class BasicBlock(nn.Module):
@@ -153,6 +162,9 @@ class ResNet20(nn.Module):
                 sites[f"P_g{g}_b{b}_inner"] = [block.act1]
         return sites
 
+    def permutation_spec(self) -> PermutationSpec:
+        return resnet20_spec()
+
 
 def build_model(arch: str, width: int, width_mult: float, n_hidden: int, in_shape: tuple[int, ...],
                 n_classes: int = 10) -> nn.Module:
@@ -166,3 +178,10 @@ def build_model(arch: str, width: int, width_mult: float, n_hidden: int, in_shap
     if arch == "resnet20":
         return ResNet20(width_mult, in_shape[0], n_classes)
     raise ValueError(f"unknown arch {arch!r}; valid: mlp, vgg11, vgg16, resnet20")
+
+
+def spec_for(model: nn.Module) -> PermutationSpec:
+    """The permutation spec of a network that declares one (``permutation_spec()``)."""
+    if not hasattr(model, "permutation_spec"):
+        raise TypeError(f"no permutation spec for {type(model).__name__}")
+    return model.permutation_spec()

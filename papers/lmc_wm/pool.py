@@ -1,0 +1,127 @@
+"""The pool of independently trained models and the permutations found between them, cached.
+
+Models are trained once per training setting (the fields in ``TRAIN_FIELDS`` and the model's
+index) and cached with :mod:`common.cache` in ``runs/lmc_wm/_cache/model-<hash>/``; a permutation
+found by a search is cached under ``perm-<hash>/`` keyed by the models, the search and the config
+fields it depends on (``baselines.KNOBS``), so the four tables share them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+from torch import nn
+from torchvision.transforms import v2
+
+from common.cache import cache_entry
+from common.lmc.interpolation import evaluate
+from common.lmc.models import build_model, spec_for
+from common.lmc.permutation import Params, Perm, apply_permutation
+from common.runtime import paper_logger
+from papers.lmc_wm import baselines as B
+from papers.lmc_wm.config import Config
+from papers.lmc_wm.data import load_tensors
+
+SLUG = "lmc_wm"
+log = paper_logger(SLUG)
+TRAIN_FIELDS = ("dataset", "arch", "width", "n_hidden", "width_mult", "epochs", "batch_size", "optimizer", "lr",
+                "weight_decay", "augment", "momentum", "warmup_epochs")
+
+
+def augment_batch(x: torch.Tensor) -> torch.Tensor:
+    """Random crop with 4-pixel zero padding and horizontal flip, drawn per image (torchvision v2)."""
+    aug = v2.Compose([v2.RandomCrop(x.shape[-2:], padding=4), v2.RandomHorizontalFlip()])
+    return torch.stack([aug(img) for img in x.cpu()]).to(x.device)
+
+
+def make_optimizer(cfg: Config, model: nn.Module, steps_per_epoch: int):
+    """Adam (AdamW with weight decay) at a constant rate, or SGD with momentum, ``warmup_epochs``
+    of linear warm-up and a cosine decay to 0 (torch.optim.lr_scheduler)."""
+    if cfg.optimizer == "adam":
+        opt = (torch.optim.AdamW(model.parameters(), cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay
+               else torch.optim.Adam(model.parameters(), cfg.lr))
+        return opt, None
+    opt = torch.optim.SGD(model.parameters(), cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    total, warm = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total - warm))
+    if warm < 2:
+        return opt, cosine
+    linear = torch.optim.lr_scheduler.LinearLR(opt, start_factor=1 / warm, end_factor=1.0, total_iters=warm - 1)
+    return opt, torch.optim.lr_scheduler.SequentialLR(opt, [linear, cosine], milestones=[warm])
+
+
+def train_model(cfg: Config, index: int, x: torch.Tensor, y: torch.Tensor, device) -> Params:
+    """Train model ``index`` of the pool from its own seed (independent of the cell seed)."""
+    torch.manual_seed(10_000 + index)
+    gen = torch.Generator().manual_seed(20_000 + index)
+    model = build_model(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(x.shape[1:])).to(device)
+    opt, sched = make_optimizer(cfg, model, math.ceil(len(x) / cfg.batch_size))
+    model.train()
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(x), generator=gen).to(device)
+        for i in range(0, len(x), cfg.batch_size):
+            idx = order[i:i + cfg.batch_size]
+            xb = augment_batch(x[idx]) if cfg.augment else x[idx]
+            loss = nn.functional.cross_entropy(model(xb), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if sched is not None:
+                sched.step()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+class ModelPool:
+    """Data, trained models and found permutations of one training setting, shared by every cell."""
+
+    def __init__(self, cfg: Config, device):
+        self.cfg, self.device = cfg, device
+        xtr, ytr, self.dataset_name = load_tensors(cfg.dataset, "train")
+        xte, yte, _ = load_tensors(cfg.dataset, "test")
+        self.xtr, self.ytr, self.xte, self.yte = xtr.to(device), ytr.to(device), xte.to(device), yte.to(device)
+        self.model = build_model(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(xtr.shape[1:])).to(device)
+        self.spec = spec_for(self.model)
+        self.train_key = {f: getattr(cfg, f) for f in TRAIN_FIELDS}
+        sub = torch.Generator().manual_seed(12345)
+        keep = torch.randperm(len(xtr), generator=sub)[:cfg.eval_train_n or len(xtr)].to(device)
+        self.xtr_eval, self.ytr_eval = self.xtr[keep], self.ytr[keep]
+        self.x_am = self.xtr[torch.randperm(len(xtr), generator=sub)[:cfg.am_n or len(xtr)].to(device)]
+
+    def params(self, index: int) -> Params:
+        def train():
+            t0 = time.time()
+            state = train_model(self.cfg, index, self.xtr, self.ytr, self.device)
+            log.info("trained model %d in %.1fs", index, time.time() - t0)
+            return {k: v.cpu() for k, v in state.items()}
+
+        state = cache_entry(SLUG, "model", {**self.train_key, "index": index}).load_or_compute("model.pt", train,
+                                                                                             fmt="torch")
+        return {k: v.to(self.device) for k, v in state.items()}
+
+    def perm(self, method: str, a: int, b: int) -> Perm:
+        """Permutation of model b that aligns it to model a by ``method`` (cached)."""
+        if not B.KNOBS[method]:
+            return B.METHODS[method](self._inputs(a, b, params=False), self.cfg)
+
+        def search():
+            t0 = time.time()
+            perm = B.METHODS[method](self._inputs(a, b), self.cfg)
+            log.info("%s %d<-%d in %.1fs", method, a, b, time.time() - t0)
+            return {p: ix.cpu() for p, ix in perm.items()}
+
+        key = {"train": self.train_key, "method": method, "a": a, "b": b,
+               **{k: getattr(self.cfg, k) for k in B.KNOBS[method]}}
+        return cache_entry(SLUG, "perm", key).load_or_compute("perm.pt", search, fmt="torch")
+
+    def _inputs(self, a: int, b: int, params: bool = True) -> B.SearchInputs:
+        pa = self.params(a)
+        pb = self.params(b) if params else pa
+        return B.SearchInputs(self.spec, self.model, pa, pb, self.xtr, self.ytr, self.x_am, seed=a * 1000 + b)
+
+    def aligned(self, method: str, a: int, b: int) -> Params:
+        return apply_permutation(self.spec, self.perm(method, a, b), self.params(b))
+
+    def evaluate(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        return evaluate(self.model, params, x, y, self.cfg.eval_batch)
