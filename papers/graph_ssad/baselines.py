@@ -46,6 +46,7 @@ import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import OneClassSVM
 
+from common.runtime import derive_seed
 from papers.graph_ssad import method as M
 from papers.graph_ssad import models
 
@@ -258,8 +259,9 @@ class Task:
 
 
 def _seed(cfg, stream: str) -> int:
-    """The seed of one random choice of a run (``stream``: what it seeds)."""
-    return cfg.seed
+    """The seed of one random choice of a run: a named stream of the run's seed (``init``: network
+    weights and the logistic regression; ``deepwalk``: the walks and the skip-gram)."""
+    return derive_seed(cfg.seed, stream)
 
 
 def _net(cfg) -> dict:

@@ -1,126 +1,142 @@
-"""The paper's claims as checks over ``results/graph_ssad/<profile>/t1_auc.csv``.
+"""The paper's claims as noise-aware checks over ``results/graph_ssad/<profile>/t1_auc.csv``.
 
-Averages are over every graph of the profile (quick: Cora and Citeseer; full: the paper's five)
-and every labelled fraction, like the paper's "average" rows. Paper averages quoted in the
-evidence come from ``paper_results.csv`` (dataset ``mean_of_5_datasets``).
+The paper's claims are read from its results table as transcribed in the project brief (BRIEFS
+§21 [paper]: per-graph numbers of the proposed method, five-graph averages of every method) and
+from its abstract. "On average" means over every graph of the profile (quick: Cora and Citeseer;
+full: the paper's five) and every labelled fraction, like the paper's average rows; the effect is
+the seed-paired difference averaged over those cells, with a bootstrap interval over cells and
+seeds (``common.claims.paired``). Margins are in AUC points and far above the measured
+cross-thread drift (``DRIFT``).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
-from common.claims import Claim, compare, held, not_held, not_measured
+from common.claims import Claim, Verdict, combine, compare, paired, requires, trend, within_paper
 
 T, METRIC = "t1_auc", "test_auc_pct"
-BASELINES = ("normal_only", "ocsvm", "deep_svdd", "deep_svdd_auc", "deep_sad", "nn", "gcn", "deepwalk_lr",
-             "dominant", "deep_sad_labelled")
+MARGIN = 0.5
+"""AUC points by which one method must beat another (the interval must clear it)."""
+WIDE = 10.0
+"""'A wide margin' of the anomalous labels over the normal-only variant, in AUC points (paper: 27-29)."""
+PAPER_TOL = 2.0
+"""Reproduction bar: the proposed method within this many AUC points of the paper's number."""
+PAPER_BASELINES = ("normal_only", "ocsvm", "deep_svdd", "deep_svdd_auc", "deep_sad", "nn", "gcn", "deepwalk_lr",
+                   "dominant")
+LABEL_USERS = ("proposed", "gcn", "nn", "deep_svdd_auc", "deep_sad")
+"""The paper's methods trained with the anomalous labels (all >= 77.8 % on the paper's average rows)."""
 # The paper's average rows, best first (DeepWalk + LR's average is not in our transcription).
 PAPER_RANKING = ("proposed", "gcn", "nn", "deep_svdd_auc", "deep_sad", "normal_only", "deep_svdd", "ocsvm",
                  "dominant")
 FRACS = ("label_frac=0.025", "label_frac=0.05", "label_frac=0.1")
 
 
-def _mean(res, method, **kw) -> float:
-    return res.mean(T, method=method, metric=METRIC, **kw)
-
-
 def _paper_avg(method: str) -> str:
-    path = Path(__file__).with_name("paper_results.csv")
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    df = pd.read_csv(Path(__file__).with_name("paper_results.csv"), dtype=str, keep_default_na=False)
     df = df[(df.dataset == "mean_of_5_datasets") & (df.method == method)]
     return "/".join(df["value"]) if len(df) else "n/a"
 
 
-def _proposed_beats_every_baseline(res):
-    ours = _mean(res, "proposed")
-    worse, parts = [], []
-    for b in BASELINES:
+def _with_paper(v: Verdict, *methods: str) -> Verdict:
+    avgs = ", ".join(f"{m} {_paper_avg(m)}" for m in methods)
+    return replace(v, evidence=f"{v.evidence} (paper, 5-graph average at 2.5/5/10 %: {avgs})")
+
+
+def _beats(a: str, b: str, margin: float = MARGIN):
+    """``a`` beats ``b`` on average over the profile's graphs and fractions, seed-paired."""
+    return lambda res: _with_paper(paired(res, T, {"method": a}, {"method": b}, METRIC, margin), a, b)
+
+
+def _beats_best_baseline(res) -> Verdict:
+    means = {}
+    for m in PAPER_BASELINES:
         try:
-            v = _mean(res, b)
-        except Exception:  # a baseline that was not run is left out of the comparison
+            means[m] = res.mean(T, method=m, metric=METRIC)
+        except LookupError:  # a baseline that was not run is left out
             continue
-        parts.append(f"{b} {v:.1f}")
-        if not ours > v:
-            worse.append(b)
-    if not parts:
-        return not_measured("no baseline results")
-    text = f"proposed {ours:.1f} vs " + ", ".join(parts) + " (mean test AUC %, all graphs and fractions)"
-    return held(text) if not worse else not_held(text + f"; not beaten: {', '.join(worse)}")
+    requires(bool(means), "no baseline of the paper was run")
+    best = max(means, key=means.get)
+    v = paired(res, T, {"method": "proposed"}, {"method": best}, METRIC, MARGIN)
+    others = ", ".join(f"{m} {x:.1f}" for m, x in sorted(means.items(), key=lambda kv: -kv[1]))
+    return _with_paper(replace(v, evidence=f"best baseline on average: {best}; {v.evidence}; averages: {others}"),
+                       "proposed", best)
 
 
-def _beats(a: str, b: str, margin: float = 0.0):
-    def check(res):
-        v = compare(_mean(res, a), ">", _mean(res, b), a, b, margin)
-        return type(v)(v.status, v.evidence + f" (paper 5-graph avg at 2.5/5/10%: {a} {_paper_avg(a)}, "
-                                               f"{b} {_paper_avg(b)})")
-    return check
+def _wide_margin(res) -> Verdict:
+    return combine({f.split("=")[1]: paired(res, T, {"method": "proposed"}, {"method": "normal_only"}, METRIC,
+                                            WIDE, setting=f) for f in FRACS})
 
 
-def _paper_ranking(res):
-    """Every adjacent pair of the paper's average ranking in the same order in ours."""
-    means = {m: _mean(res, m) for m in PAPER_RANKING}
-    flips = [f"{a} {means[a]:.1f} < {b} {means[b]:.1f}" for a, b in zip(PAPER_RANKING, PAPER_RANKING[1:])
-             if not means[a] > means[b]]
-    text = "ours: " + " > ".join(f"{m} {means[m]:.1f}" for m in sorted(means, key=means.get, reverse=True))
-    return held(text) if not flips else not_held(text + "; out of the paper's order: " + "; ".join(flips))
+def _label_users_beat_dominant(res) -> Verdict:
+    return combine({m: paired(res, T, {"method": m}, {"method": "dominant"}, METRIC, MARGIN) for m in LABEL_USERS})
 
 
-def _anomalous_labels_wide_margin(res):
-    """'wide margin' read as >= 10 AUC points at every labelled fraction (paper: 25-29 points)."""
-    gaps = {f: _mean(res, "proposed", setting=f) - _mean(res, "normal_only", setting=f) for f in FRACS}
-    text = ", ".join(f"{f.split('=')[1]}: {g:+.1f}" for f, g in gaps.items())
-    text = f"proposed - normal_only per fraction {text} (paper: +27.5/+27.5/+28.8)"
-    return held(text) if min(gaps.values()) >= 10.0 else not_held(text)
-
-
-def _more_labels_help(res):
+def _more_labels_help(res) -> Verdict:
     datasets = sorted(set(res.select(T, method="proposed", metric=METRIC)["dataset"]))
-    parts, ok = [], True
-    for ds in datasets:
-        lo = res.value(T, dataset=ds, method="proposed", metric=METRIC, setting=FRACS[0])
-        hi = res.value(T, dataset=ds, method="proposed", metric=METRIC, setting=FRACS[-1])
-        parts.append(f"{ds} {lo:.1f} -> {hi:.1f}")
-        ok &= hi > lo
-    return (held if ok else not_held)("proposed at 2.5% -> 10% labelled: " + ", ".join(parts))
+    span = 0.1 - 0.025  # a slope of MARGIN / span is MARGIN points more AUC from 2.5 % to 10 % labelled
+    return combine({ds: trend(res, T, METRIC, x="label_frac", method="proposed", dataset=ds, margin=MARGIN / span)
+                    for ds in datasets})
 
 
-def _matches_paper_within_2(res):
-    df = res.select(T, method="proposed", metric=METRIC)
-    df = df[df["paper_value"].astype(str) != ""]
-    if df.empty:
-        return not_measured("no paper values for the graphs of this profile")
-    deltas = pd.to_numeric(df["delta"])
-    parts = [f"{r.dataset} {r.setting.split('=')[1]}: {float(r['mean']):.1f} vs {r.paper_value} ({float(r.delta):+.1f})"
-             for _, r in df.iterrows()]
-    text = "; ".join(parts)
-    return held(text) if (deltas.abs() <= 2.0).all() else not_held(text)
+def _within_paper(res) -> Verdict:
+    cells = res.select(T, method="proposed", metric=METRIC)
+    cells = cells[cells["paper_value"].astype(str) != ""]
+    requires(not cells.empty, "no paper value for the graphs of this profile")
+    return combine({f"{r.dataset} {r.setting.split('=')[1]}": within_paper(res, T, PAPER_TOL, method="proposed",
+                                                                            metric=METRIC, dataset=r.dataset,
+                                                                            setting=r.setting)
+                    for r in cells.itertuples()})
 
 
+def _paper_ranking(res) -> Verdict:
+    return combine({f"{a} > {b}": paired(res, T, {"method": a}, {"method": b}, METRIC, MARGIN)
+                    for a, b in zip(PAPER_RANKING, PAPER_RANKING[1:])})
+
+
+def _every_split_has_labelled_anomalies(res) -> Verdict:
+    n = res.runs(T, metric="labelled_anomalies")["value"]
+    return compare(float(n.min()), ">=", 1.0, f"fewest labelled anomalies in a split ({len(n)} runs)", "1")
+
+
+SRC = "results table, average rows (BRIEFS §21 [paper])"
 CLAIMS = [
-    Claim("C1", "The proposed method achieves better performance than the existing anomaly detection "
-                "methods (highest average test AUC)", "Abstract; results table, average rows (BRIEFS §21 [paper])",
-          _proposed_beats_every_baseline),
-    Claim("C2", "Using the labels of anomalous nodes beats the normal-only variant by a wide margin "
-                "(>= 10 AUC points at every labelled fraction)", "results table, proposed vs. normal-only rows (BRIEFS §21 [paper])",
-          _anomalous_labels_wide_margin),
-    Claim("C3", "The proposed method beats the GCN classifier trained with cross-entropy on average",
-          "results table, average rows (BRIEFS §21 [paper])", _beats("proposed", "gcn")),
-    Claim("C4", "The graph helps: the proposed method (GCN) beats the same objective on an MLP "
-                "(Deep SVDD + AUC)", "results table, average rows (BRIEFS §21 [paper])", _beats("proposed", "deep_svdd_auc")),
-    Claim("C5", "The AUC term helps without the graph too: Deep SVDD + AUC beats Deep SVDD",
-          "results table, average rows (BRIEFS §21 [paper])", _beats("deep_svdd_auc", "deep_svdd")),
-    Claim("C6", "The GCN classifier beats the plain NN classifier (graph structure helps classifiers)",
-          "results table, average rows (BRIEFS §21 [paper])", _beats("gcn", "nn")),
-    Claim("C7", "Semi-supervised methods beat the unsupervised DOMINANT", "results table, average rows (BRIEFS §21 [paper])",
-          _beats("proposed", "dominant")),
-    Claim("C8", "More labelled nodes give a higher test AUC for the proposed method on every graph",
-          "results table, 2.5 -> 10 % columns (BRIEFS §21 [paper])", _more_labels_help),
-    Claim("C9", "Reproduction bar: the proposed method's test AUC is within 2 points of the paper's "
-                "at every graph and labelled fraction measured", "results table; issue #4",
-          _matches_paper_within_2),
-    Claim("C10", "The full ranking of the paper's average rows: proposed > GCN classifier > NN > Deep SVDD + "
-                 "AUC > Deep SAD > normal-only > Deep SVDD > OCSVM > DOMINANT",
-          "results table, average rows (BRIEFS §21 [paper])", _paper_ranking),
+    Claim("C1", "The proposed method achieves better performance than the existing anomaly detection methods: "
+                "it beats the best of the paper's baselines on average", "Abstract; " + SRC, _beats_best_baseline),
+    Claim("C2", f"Using the labels of anomalous nodes beats the normal-only variant by a wide margin (>= {WIDE:g} "
+                "AUC points at every labelled fraction)", "results table, proposed vs. normal-only rows "
+                                                          "(BRIEFS §21 [paper])", _wide_margin),
+    Claim("C4", "The graph helps: the proposed method (GCN) beats the same objective on an MLP (Deep SVDD + AUC)",
+          SRC, _beats("proposed", "deep_svdd_auc")),
+    Claim("C5", "The AUC term helps without the graph too: Deep SVDD + AUC beats Deep SVDD", SRC,
+          _beats("deep_svdd_auc", "deep_svdd")),
+    Claim("C6", "The GCN classifier beats the plain NN classifier (graph structure helps classifiers)", SRC,
+          _beats("gcn", "nn")),
+    Claim("C7", "Methods trained with the anomalous labels (proposed, GCN, NN, Deep SVDD + AUC, Deep SAD) each "
+                "beat the unsupervised DOMINANT on average", SRC, _label_users_beat_dominant),
+    Claim("C8", "More labelled nodes give a higher test AUC for the proposed method on every graph (slope over "
+                "2.5 -> 10 % labelled)", "results table, 2.5 -> 10 % columns (BRIEFS §21 [paper])",
+          _more_labels_help),
+    Claim("C9", f"Reproduction bar: the proposed method's test AUC is within {PAPER_TOL:g} points of the paper's "
+                "at every graph and labelled fraction measured", "results table (BRIEFS §21 [paper]); issue #4",
+          _within_paper),
+    Claim("C10", "The ranking of the paper's average rows, each adjacent pair in order: proposed > GCN classifier "
+                 "> NN > Deep SVDD + AUC > Deep SAD > normal-only > Deep SVDD > OCSVM > DOMINANT", SRC,
+          _paper_ranking),
+    Claim("S1", "Every split has at least one labelled anomalous node (the AUC term needs a pair)",
+          "protocol (random splits are redrawn until every part holds both classes)",
+          _every_split_has_labelled_anomalies, kind="sanity"),
 ]
+
+_ORDER = ["proposed", "normal_only", "gcn", "nn", "deep_svdd_auc", "deep_sad", "deep_svdd", "ocsvm", "dominant",
+          "deepwalk_lr", "deep_sad_labelled"]
+HEADLINE = [dict(table=T, metric=METRIC, rows="method", cols="setting", filters={"dataset": ds}, row_order=_ORDER,
+                 title=f"{name}: test AUC (%) by labelled fraction (the paper's results table)")
+            for ds, name in (("cora", "Cora"), ("citeseer", "Citeseer"))]
+
+# A small quick cell that CI reruns and compares with the committed value: tol = 2x the largest change
+# measured between threads=1 and threads=2 (2.9e-4 AUC points on this cell; bit-identical on the others tried).
+DRIFT = dict(table=T, cell={"dataset": "cora", "method": "nn", "label_frac": 0.05, "seed": 0}, tol=1e-3)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from common.cache import cache_entry
-from common.runtime import paper_logger, setup
+from common.runtime import derive_seed, paper_logger, setup
 from papers.graph_ssad import data as D
 from papers.graph_ssad.baselines import METHODS, Task
 from papers.graph_ssad.config import Config
@@ -36,18 +36,20 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     device = setup(cfg)
     graph = D.load_graph(cfg.dataset, download=True if cfg.download else None)
     y = D.anomaly_labels(graph.labels)
-    split = D.split_nodes(y, cfg.label_frac, cfg.val_frac, cfg.seed, stratified=cfg.split == "stratified")
+    split = D.split_nodes(y, cfg.label_frac, cfg.val_frac, derive_seed(cfg.seed, "split"),
+                          stratified=cfg.split == "stratified")
     task = Task(D.minmax_01(graph.x), graph.adj, y, split.labelled, split.val, split.test, device)
 
     fit, extra = METHODS[cfg.method](task, cfg, shared_cache)
 
-    test = task.test
+    test, n_anomalous = task.test, int(y[task.labelled].sum())
     test_auc = auc(y[test], fit.scores[test])
     log.info("%s %s label_frac=%s seed=%s: %d labelled (%d anomalous), %d val, %d test; kept epoch %d of %d; "
-             "test AUC %.4f", cfg.dataset, cfg.method, cfg.label_frac, cfg.seed, len(task.labelled),
-             int(y[task.labelled].sum()), len(task.val), len(test), fit.epoch, fit.epochs_run, test_auc)
+             "test AUC %.4f", cfg.dataset, cfg.method, cfg.label_frac, cfg.seed, len(task.labelled), n_anomalous,
+             len(task.val), len(test), fit.epoch, fit.epochs_run, test_auc)
     rows = [{"metric": "test_auc_pct", "value": 100.0 * test_auc, "n": len(test)},
-            {"metric": "val_auc_pct", "value": 100.0 * fit.val_auc, "n": len(task.val)}]
+            {"metric": "val_auc_pct", "value": 100.0 * fit.val_auc, "n": len(task.val)},
+            {"metric": "labelled_anomalies", "value": n_anomalous, "n": len(task.labelled)}]
     return rows + extra
 
 
