@@ -84,8 +84,11 @@ compare: $(VENV_STAMP) ## compare result CSVs: A=<dir|git ref> B=<dir|git ref> [
 check-drift: $(VENV_STAMP) ## rerun each paper's DRIFT cell (claims.py) and compare it with the committed value
 	$(PY) -m common.drift $(PAPER)
 
-test: $(VENV_STAMP) ## the default test set (no slow/gpu tests), well under 15 minutes
+test: $(VENV_STAMP) ## the default test set (no slow/gpu tests); slurm tests skip unless a cluster answers
 	$(PY) -m pytest -q -m "not slow and not gpu"
+
+test-slurm: $(VENV_STAMP) ## only the EXECUTOR=slurm end-to-end tests (start a cluster first: make slurm-start)
+	$(PY) -m pytest -q -m slurm
 
 test-all: $(VENV_STAMP) ## every test, slow ones included
 	$(PY) -m pytest -q

@@ -27,8 +27,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Columns of ``results/<slug>/<profile>/<table>_runs.csv``, one row per (run, metric).
 RUN_COLUMNS = [
     "paper", "table", "profile", "dataset", "method", "setting", "seed", "metric", "value", "n",
-    "run_id", "git_sha", "torch", "device", "wall_s", "finished_at",
+    "run_id", "git_sha", "torch", "device", "host", "job_id", "wall_s", "finished_at",
 ]
+#: Provenance columns of :data:`RUN_COLUMNS` that say where and when a row was made, not what it is
+#: (comparisons of two result sets ignore them).
+PROVENANCE_COLUMNS = ("run_id", "git_sha", "torch", "device", "host", "job_id", "wall_s", "finished_at")
 #: Columns of ``results/<slug>/<profile>/<table>.csv``, one row per (cell, metric).
 CELL_COLUMNS = [
     "paper", "table", "profile", "dataset", "method", "setting", "metric", "mean", "std",

@@ -45,6 +45,7 @@ import logging
 import os
 import pickle
 import shutil
+import socket
 import time
 import traceback
 from dataclasses import dataclass
@@ -211,11 +212,23 @@ def expand_table(paper: Paper, table: str, profile: str, seeds: Sequence[int] | 
                     raise C.ConfigError(f"{path}: {exc}") from None
                 out.append(Cell(paper.slug, table, profile, cfg, {**values, "seed": seed}, setting,
                                 runs_root=str(runs_root) if runs_root else ""))
-    return out
+    # Cells whose resolved configs coincide (e.g. --set method=x over a method axis) are one run.
+    seen: set[str] = set()
+    return [c for c in out if not (c.run_id in seen or seen.add(c.run_id))]
 
 
 # --------------------------------------------------------------------------------------
 # Executing one cell.
+
+
+def where_it_ran() -> tuple[str, str]:
+    """(host, Slurm job id) of this process; the job id is ``<array>_<task>`` in a job array, '' outside Slurm."""
+    env = os.environ
+    if env.get("SLURM_ARRAY_JOB_ID"):
+        job = f"{env['SLURM_ARRAY_JOB_ID']}_{env.get('SLURM_ARRAY_TASK_ID', '')}"
+    else:
+        job = env.get("SLURM_JOB_ID", "")
+    return env.get("SLURMD_NODENAME") or socket.gethostname(), job
 
 
 def _call_run(run_fn: Callable[..., Any], cfg: Any, workdir: Path) -> Any:
@@ -263,7 +276,8 @@ def execute_cell(cell: Cell, threads: int = 0) -> str:
         dev = getattr(cfg, "device", "auto")
         if dev == "auto":
             dev = "cuda" if torch.cuda.is_available() else "cpu"
-        prov = {"paper": cell.paper, "table": cell.table, "profile": cell.profile,
+        host, job_id = where_it_ran()
+        prov = {"paper": cell.paper, "table": cell.table, "profile": cell.profile, "host": host, "job_id": job_id,
                 "run_id": cell.run_id, "git_sha": code_sha(cell.paper), "torch": torch.__version__,
                 "device": device_name(dev), "wall_s": round(wall, 3), "finished_at": R.now_iso()}
         rows = R.normalise_rows(raw, defaults, prov)

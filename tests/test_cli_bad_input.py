@@ -7,6 +7,7 @@ on the fixture paper; one test goes through a real subprocess to show there is n
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -112,13 +113,13 @@ def _fake_slurm(tmp_path: Path, monkeypatch, sbatch_exit: int = 1) -> None:
 
 
 def test_slurm_without_slurm(fixture_env, capsys, monkeypatch, tmp_path):
-    bin_dir = tmp_path / "nobin"
+    bin_dir = tmp_path / "bin"  # git only (provenance), no Slurm tools
     bin_dir.mkdir()
-    git = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
-    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), str(Path(sys.executable).parent),
-                                                str(Path(git).parent) if git else ""]))
-    if subprocess.run(["sh", "-c", "command -v sbatch"], capture_output=True).returncode == 0:
-        pytest.skip("sbatch lives beside git or python here; cannot hide it")
+    git = shutil.which("git")
+    if git:
+        (bin_dir / "git").symlink_to(git)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    assert shutil.which("sbatch") is None
     _error(capsys, ["--executor", "slurm", "--profile", "smoke"], fixture_env,
            "EXECUTOR=slurm: no Slurm on this machine (sbatch/squeue/srun not on PATH)")
 

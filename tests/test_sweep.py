@@ -275,3 +275,8 @@ def test_gitignore_keeps_smoke_and_variant_results_out():
              "results/x/quick/t1.csv"]
     out = subprocess.run(["git", "check-ignore", "--no-index", *paths], cwd=REPO, capture_output=True, text=True)
     assert out.stdout.split() == paths[:3]
+
+
+def test_cells_with_the_same_config_are_one_run(fixture_env):
+    cells = _t1_cells(cli={"method": "centroid", "C": "1.0"})  # the method axis collapses: 3 runs, not 6
+    assert [c.values["seed"] for c in cells] == [0, 1, 2] and len({c.run_id for c in cells}) == 3
