@@ -117,6 +117,6 @@ class Config(BaseConfig):
 # Quick profile (CPU, 2 cores, ~minutes): the Omniglot minimal splits, 100 meta-iterations with the
 # schedule compressed proportionally (warm-up and IteRand period = iterations / 30, as 1000 / 30000),
 # one torch thread per cell (the per-episode matmuls are too small to gain from more).
-QUICK = {"dataset": "omniglot_small", "threads": 1, "iterations": 100, "warmup_iters": 3, "rerand_freq": 3,
+QUICK = {"dataset": "omniglot_small", "threads": 1, "deterministic": True, "iterations": 100, "warmup_iters": 3, "rerand_freq": 3,
          "eval_episodes": 100, "feature_episodes": 10}
 SMOKE = {"iterations": 6, "warmup_iters": 2, "rerand_freq": 3, "eval_episodes": 6, "feature_episodes": 3}

@@ -17,6 +17,8 @@ Implemented from the paper and its official code (dchiji-ntt/meta-ticket @ e9ca2
   through the inner loop with respect to the scores only (SGD, lr 10, momentum 0.9, cosine schedule
   with linear warm-up, ``CustomCosineLR``). Optional ``aux`` parameters are meta-learned densely (the
   official sinusoid setting meta-learns hidden1/hidden3/biases with AdamW).
+* Control for the sparse-subnetwork claim (ours, not in the paper): :meth:`MetaTicket.with_random_masks`
+  keeps the weights and replaces each learned mask by a random one of the same per-layer sparsity.
 * IteRand option (Chijiwa et al. 2021): every ``rerand_freq`` outer steps, each currently pruned
   weight is replaced by a fresh Kaiming-normal draw with probability ``rerand_rate``.
 
@@ -26,6 +28,7 @@ through ``torch.func.grad``'s output by ordinary autograd (second order unless `
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Callable, Iterable
 
@@ -182,6 +185,22 @@ class MetaTicket(TaskLearner):
             kept = sum(float((self.scores[n] >= self.thresholds[n]).sum()) for n in self.sparse_names)
             total = sum(self.scores[n].numel() for n in self.sparse_names)
         return 1.0 - kept / total
+
+    def with_random_masks(self, generator: torch.Generator | None = None) -> "MetaTicket":
+        """The control of the sparse-subnetwork claim: the same fixed weights and unmasked parameters,
+        with each mask replaced by a uniformly random one that keeps exactly as many weights of that
+        tensor as the learned mask does (same per-layer sparsity, no meta-learned structure)."""
+        control = copy.copy(self)
+        control.scores, control.thresholds = {}, {}
+        with torch.no_grad():
+            for n in self.sparse_names:
+                s = self.scores[n]
+                kept = int((s >= self.thresholds[n]).sum())
+                keep = torch.zeros(s.numel())
+                keep[torch.randperm(s.numel(), generator=generator)[:kept]] = 1.0
+                control.scores[n] = keep.reshape(s.shape).to(s.device)
+                control.thresholds[n] = torch.tensor(0.5, device=s.device)
+        return control
 
     def rerandomize(self, rate: float | None = None) -> int:
         """IteRand: replace pruned weights by fresh Kaiming-normal draws with probability ``rate``."""

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from common.meta.episodes import mean_ci95
-from common.runtime import paper_logger, setup
+from common.runtime import derive_seed, paper_logger, setup
 from papers.meta_ticket import data as D
 from papers.meta_ticket.baselines import build_learner
 from papers.meta_ticket.config import Config
@@ -55,7 +55,8 @@ def sinusoid_problem(cfg: Config, device) -> Problem:
     def sample(rng, n):
         return D.sinusoid_tasks(rng, n, cfg.k_shot, device=device)
 
-    test = D.sinusoid_tasks(np.random.default_rng(10_000 + cfg.seed), cfg.eval_episodes, cfg.k_shot, device=device)
+    test_rng = np.random.default_rng(derive_seed(cfg.seed, "test_tasks"))
+    test = D.sinusoid_tasks(test_rng, cfg.eval_episodes, cfg.k_shot, device=device)
     return Problem(SinusoidMLP(int(cfg.sin_hidden * cfg.width_factor)), nn.MSELoss(), mse, sample, test, "mse", 1.0)
 
 
@@ -74,21 +75,34 @@ def image_problem(cfg: Config, device) -> Problem:
     def sample(rng, n):
         return [D.episode_tensors(train, train_sampler.sample(rng), device) for _ in range(n)]
 
-    episodes = test_sampler.fixed_episodes(cfg.eval_episodes, seed=10_000 + cfg.seed)
+    episodes = test_sampler.fixed_episodes(cfg.eval_episodes, seed=derive_seed(cfg.seed, "test_tasks"))
     tasks = [D.episode_tensors(test, e, device) for e in episodes]
     return Problem(model, nn.CrossEntropyLoss(), accuracy, sample, tasks, "pct", 100.0)
+
+
+def random_mask_control(cfg: Config, learner: MetaTicket, prob: Problem, name: str) -> list[dict]:
+    """Rows of method ``<method>_random_mask``: the meta-trained Meta-ticket with every mask replaced by a
+    random one of the same per-layer sparsity, on the same weights and the same test tasks."""
+    control = learner.with_random_masks(torch.Generator().manual_seed(derive_seed(cfg.seed, "random_mask")))
+    vals, _ = meta_test(control, prob.test_tasks, prob.loss_fn, prob.metric, cfg.inner_lr, cfg.test_steps, 0)
+    m, ci = mean_ci95(prob.scale * vals)
+    method = f"{cfg.method}_random_mask"
+    return [{"method": method, "metric": f"test_{name}", "value": m, "n": len(vals)},
+            {"method": method, "metric": f"test_ci95_{prob.unit}", "value": ci, "n": len(vals)},
+            {"method": method, "metric": "sparsity_pct", "value": 100 * control.overall_sparsity()}]
 
 
 def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     cfg.validate()
     device = setup(cfg)
-    generator = torch.Generator().manual_seed(cfg.seed)      # Meta-ticket's fixed weights and scores
-    torch.manual_seed(cfg.seed)                               # the network's initialisation
+    # named seed streams: every random choice of a cell changes with its seed, independently
+    generator = torch.Generator().manual_seed(derive_seed(cfg.seed, "weights"))  # Meta-ticket's weights and scores
+    torch.manual_seed(derive_seed(cfg.seed, "init"))       # the network's initialisation (MAML family: its start)
     prob = sinusoid_problem(cfg, device) if cfg.dataset == "sinusoid" else image_problem(cfg, device)
     learner = build_learner(cfg, prob.model, generator).to(device)
     checkpoint = workdir / "checkpoint.pt" if workdir else None
-    info = meta_train(cfg, learner, prob.sample, prob.loss_fn, prob.metric, np.random.default_rng(cfg.seed + 12345),
-                      checkpoint)
+    train_rng = np.random.default_rng(derive_seed(cfg.seed, "train_tasks"))
+    info = meta_train(cfg, learner, prob.sample, prob.loss_fn, prob.metric, train_rng, checkpoint)
     vals, cka = meta_test(learner, prob.test_tasks, prob.loss_fn, prob.metric, cfg.inner_lr, cfg.test_steps,
                           cfg.feature_episodes)
     m, ci = mean_ci95(prob.scale * vals)
@@ -103,6 +117,7 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
                  for i, v in enumerate(cka)]
     if isinstance(learner, MetaTicket):
         rows.append({"metric": "sparsity_pct", "value": 100 * learner.overall_sparsity()})
+        rows += random_mask_control(cfg, learner, prob, name)
     rows.append({"metric": "meta_train_time_s", "value": info["time_s"]})
     log.info("%s: test %s %.4f ± %.4f over %d tasks", cfg.method, name, m, ci, len(vals))
     if cfg.eval_dataset:   # cross-domain cells are named source->target

@@ -255,3 +255,15 @@ def test_interrupted_meta_training_resumes_from_checkpoint(tmp_path, monkeypatch
     assert "resumed from iteration 2" in caplog.text
     for k in ref.scores:
         assert torch.allclose(resumed.scores[k], ref.scores[k], atol=1e-6)
+
+
+def test_random_mask_control_keeps_weights_and_per_layer_sparsity():
+    names = ["features.0.linear.weight", "features.1.linear.weight"]
+    mt = MetaTicket(_tiny(dtype=torch.float32), names, init_sparsity=0.3, generator=torch.Generator().manual_seed(0))
+    ctrl = mt.with_random_masks(torch.Generator().manual_seed(1))
+    learned, rand = mt.masks(), ctrl.masks()
+    for n in names:
+        assert int(rand[n].sum()) == int(learned[n].sum())           # same number kept in every tensor
+        assert not torch.equal(rand[n], learned[n])                   # at other positions
+    assert ctrl.weights is mt.weights and ctrl.overall_sparsity() == pytest.approx(mt.overall_sparsity())
+    assert all(torch.equal(mt.masks()[n], learned[n]) for n in names)  # the learner itself is untouched
