@@ -96,6 +96,9 @@ test-all: $(VENV_STAMP) ## every test, slow ones included
 lint: $(VENV_STAMP) ## ruff
 	$(PY) -m ruff check common papers tests
 
+plan: $(VENV_STAMP) ## cells per paper and table for PROFILE (default here: full) = Slurm array sizes
+	@$(PY) -m common.cli plan --profile $(if $(filter command line environment,$(origin PROFILE)),$(PROFILE),full)
+
 list: $(VENV_STAMP) ## the papers that can be reproduced
 	@$(PY) -m common.cli list
 

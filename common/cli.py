@@ -176,6 +176,23 @@ def reproduce(paper_name: str, profile: str = "quick", executor: str = "serial",
     return report
 
 
+def plan(profile: str = "full") -> list[dict]:
+    """Cells per paper and table for a profile (one Slurm array each), and the measured run time of that
+    profile's committed runs where there are any (sum of ``wall_s`` over distinct runs)."""
+    out = []
+    for slug in REG.available_papers():
+        paper = REG.load_paper(slug)
+        for table in paper.tables():
+            cells = S.expand_table(paper, table, profile)
+            runs_csv = R.results_root() / slug / profile / f"{table}_runs.csv"
+            hours = ""
+            if runs_csv.is_file():
+                walls = {r["run_id"]: float(r["wall_s"] or 0) for r in R.read_csv(runs_csv)}
+                hours = f"{sum(walls.values()) / 3600:.2f}"
+            out.append({"paper": slug, "table": table, "cells": len(cells), "measured_cell_hours": hours})
+    return out
+
+
 def _common_sweep_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", default=os.environ.get("PROFILE", "quick"), help="smoke | quick | full")
     p.add_argument("--executor", default=os.environ.get("EXECUTOR", "serial"), help="serial | local | slurm")
@@ -220,11 +237,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     _common_sweep_args(p_rep)
     sub.add_parser("results", help="evaluate claims, write results/SUMMARY.md and README tables")
     sub.add_parser("list", help="list the papers that can be reproduced")
+    p_plan = sub.add_parser("plan", help="cells per paper and table for a profile (Slurm array sizes)")
+    p_plan.add_argument("--profile", default=os.environ.get("PROFILE", "full"))
     args = parser.parse_args(argv)
     try:
         if args.cmd == "list":
             for slug in REG.available_papers():
                 print(slug.replace("_", "-"))
+            return 0
+        if args.cmd == "plan":
+            check_profile_device(args.profile, "slurm", True)
+            rows = plan(args.profile)
+            print(f"{'paper':14s} {'table':28s} {'cells':>6s} {'measured cell-hours':>20s}")
+            for r in rows:
+                print(f"{r['paper']:14s} {r['table']:28s} {r['cells']:6d} {r['measured_cell_hours']:>20s}")
+            print(f"{'total':14s} {'':28s} {sum(r['cells'] for r in rows):6d}")
             return 0
         if args.cmd == "results":
             out = REP.make_results()

@@ -284,18 +284,24 @@ def run_submitit(cells: Sequence[Any], worker: Worker, opts: ExecOptions, cluste
         threads = 0
     echo = io.StringIO()  # submitit echoes sbatch's output; its error goes into our one-line message
     before = set(Path(folder).rglob("*")) if Path(folder).is_dir() else set()
+    chunk = max_array_size() if cluster == "slurm" else len(cells)
+    jobs: list[Any] = []
     try:
         with contextlib.redirect_stdout(echo), contextlib.redirect_stderr(echo):
-            jobs = ex.map_array(worker, list(cells), [threads] * len(cells))
+            for i in range(0, len(cells), chunk):  # arrays of at most MaxArraySize tasks
+                part = list(cells[i:i + chunk])
+                jobs += ex.map_array(worker, part, [threads] * len(part))
     except Exception as exc:  # sbatch refused the request (partition, GRES, account, limits ...)
+        _cancel(jobs, cluster)
         _remove_new(Path(folder), before)
         msg = " ".join(str(exc).split())
         raise SweepError(f"Slurm refused the job array ({type(exc).__name__}): {msg[-600:]}") from None
+    arrays = sorted({j.job_id.split("_")[0] for j in jobs})
     if cluster == "slurm":
-        log.info("submitted %d cells as Slurm job array %s", len(jobs), jobs[0].job_id.split("_")[0])
+        log.info("submitted %d cells as Slurm job array(s) %s", len(jobs), ",".join(arrays))
     waiter = _SlurmWaiter(jobs) if cluster == "slurm" else None
     report = SweepReport()
-    bar = _progress(len(jobs), f"{opts.desc} ({cluster} array {jobs[0].job_id.split('_')[0]})")
+    bar = _progress(len(jobs), f"{opts.desc} ({cluster} array {','.join(arrays)})")
     pending = dict(zip((j.job_id for j in jobs), zip(cells, jobs)))
     bad: Outcome | None = None
     try:
@@ -306,22 +312,46 @@ def run_submitit(cells: Sequence[Any], worker: Worker, opts: ExecOptions, cluste
                 out = _job_outcome(job, death, cluster)
                 if out.status == "bad_input" and bad is None:
                     bad = out
-                    for _, other in pending.values():
-                        other.cancel(check=False)
+                    _cancel([job for _, job in pending.values()], cluster)
                 elif out.status != "bad_input":
                     _record(report, cell, out)
                 bar.update(1)
             if pending:
                 time.sleep(waiter.interval() if waiter else 0.5)
-    except BaseException:
-        for _, job in pending.values():  # Ctrl-C or an error here: do not leave the array running
-            job.cancel(check=False)
+    except BaseException:  # Ctrl-C or an error here: do not leave the array running
+        _cancel([job for _, job in pending.values()], cluster)
         raise
     finally:
         bar.close()
     if bad is not None:
         raise bad.error  # type: ignore[misc]
     return report
+
+
+def max_array_size() -> int:
+    """Tasks per job array: ``SLURM_MAX_ARRAY_SIZE``, else the cluster's ``MaxArraySize`` (Slurm's default
+    is 1001), else 1000."""
+    if os.environ.get("SLURM_MAX_ARRAY_SIZE"):
+        return _nonneg_int(os.environ["SLURM_MAX_ARRAY_SIZE"], "SLURM_MAX_ARRAY_SIZE", minimum=1)
+    try:
+        out = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=30).stdout
+        m = re.search(r"^MaxArraySize\s*=\s*(\d+)", out, re.M)
+        if m:
+            return max(1, int(m.group(1)))
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return 1000
+
+
+def _cancel(jobs: Sequence[Any], cluster: str) -> None:
+    """Cancel unfinished tasks: one ``scancel`` for all of them on Slurm."""
+    if not jobs:
+        return
+    if cluster == "slurm":
+        subprocess.run(["scancel", *[j.job_id for j in jobs]], capture_output=True, timeout=60)
+        return
+    for job in jobs:
+        job.cancel(check=False)
 
 
 def _remove_new(folder: Path, before: set[Path]) -> None:
@@ -368,7 +398,7 @@ class _SlurmWaiter:
             "DEADLINE", "REVOKED"}
 
     def __init__(self, jobs: Sequence[Any], grace_s: float | None = None) -> None:
-        self.array_id = jobs[0].job_id.split("_")[0]
+        self.array_id = ",".join(sorted({j.job_id.split("_")[0] for j in jobs}))
         self.grace_s = float(os.environ.get("SLURM_RESULT_GRACE_S", 20) if grace_s is None else grace_s)
         self.t0 = time.time()
         self.missing_since: dict[str, float] = {}

@@ -170,3 +170,15 @@ def test_full_profile_asks_for_a_gpu_and_is_refused_without_one(tmp_path):
     assert out.returncode == 2 and "asks for a GPU per cell" in out.stderr and out.stderr.count("\n") == 1
     runs = tmp_path / "runs"
     assert not runs.exists() or not any(runs.rglob("*")), list(runs.rglob("*"))
+
+
+def test_tables_larger_than_max_array_size_go_in_several_arrays(tmp_path):
+    from common.executors import max_array_size
+
+    assert max_array_size() == 10001  # read from the cluster (scripts/slurm-local.sh sets MaxArraySize)
+    env = _fixture_env(tmp_path, SLURM_MAX_ARRAY_SIZE="1")
+    out = subprocess.run(_fixture_cli(), cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    rows = _rows(tmp_path / "results" / "digits_logreg" / "smoke" / "t1_runs.csv")
+    jobs = {r["job_id"] for r in rows}
+    assert len({j.split("_")[0] for j in jobs}) == 2, jobs  # two submissions (submitit sends 1 task as a job)
