@@ -1,4 +1,15 @@
-"""Peers run side by side with the paper's methods, through POT (Python Optimal Transport).
+"""The methods run side by side on one instance, and the registry ``METHODS`` that ``run.py`` uses.
+
+``METHODS[name](instance, cfg, done) -> {method: {metric: value}}``: each entry solves the instance
+and returns its metrics (and, where it compares itself with a method that ran before it, metrics
+of that method, e.g. ``fast``'s speedup over ``pot_dual``); ``done`` holds the solutions of the
+methods that already ran. Run in the order of ``METHODS``: original, fast, pot_dual,
+sinkhorn_l1l2_gl, no_adapt. Solvers are timed by the CPU time of the calling thread with BLAS
+limited to one thread (threadpoolctl), so the comparison is single-threaded.
+
+* ``original`` and ``fast``: the paper's two dual solvers (:mod:`papers.fast_gsot.method`).
+
+Peers, through POT (Python Optimal Transport):
 
 * ``pot_solve_dual``: the *same* objective (Eq. D of method.py) solved inside POT: a
   ``GroupSparseL2`` regulariser object supplies ``delta_Omega`` (value and gradient of
@@ -13,10 +24,17 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import ot
 from sklearn.neighbors import KNeighborsClassifier
+from threadpoolctl import threadpool_limits
+
+from papers.fast_gsot import method as F
+
+ZERO_REL = 1e-12  # a plan entry counts as zero when <= ZERO_REL * max entry (all methods alike)
 
 
 class GroupSparseL2(ot.smooth.Regularization):
@@ -70,3 +88,111 @@ def sinkhorn_group_lasso(a, ys, b, C, reg, eta, outer, inner):
 
 def no_adaptation_1nn(xs, ys, xt):
     return KNeighborsClassifier(n_neighbors=1).fit(xs, ys).predict(xt)
+
+
+# --------------------------------------------------------------------------------------
+# One instance, the metrics of a plan, and the registry.
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One domain-adaptation instance: labelled source, unlabelled target, cost, uniform marginals."""
+
+    name: str
+    xs: np.ndarray
+    ys: np.ndarray
+    xt: np.ndarray
+    yt: np.ndarray
+    C: np.ndarray
+    prob: F.GroupSparseOTProblem
+
+    @property
+    def a(self) -> np.ndarray:
+        return np.full(self.C.shape[0], 1.0 / self.C.shape[0])
+
+    @property
+    def b(self) -> np.ndarray:
+        return np.full(self.C.shape[1], 1.0 / self.C.shape[1])
+
+
+def plan_metrics(T: np.ndarray, inst: Instance) -> dict:
+    """Plan sparsity, marginal error and DA accuracy (transported source labels)."""
+    ys, xt, yt, a, b = inst.ys, inst.xt, inst.yt, inst.a, inst.b
+    classes = np.unique(ys)
+    zero = T <= ZERO_REL * max(T.max(), 0.0)
+    mass = np.stack([T[ys == c].sum(axis=0) for c in classes])              # (L, n)
+    zero_blocks = np.stack([zero[ys == c].all(axis=0) for c in classes])
+    pred = classes[np.argmax(mass, axis=0)]                                  # label propagation
+    rows = T.sum(axis=1, keepdims=True)
+    xs_mapped = np.divide(T, rows, out=np.zeros_like(T), where=rows > 0) @ xt   # barycentric map
+    pred_1nn = no_adaptation_1nn(xs_mapped, ys, xt)
+    return {"plan_zero_entry_pct": 100.0 * zero.mean(), "plan_zero_block_pct": 100.0 * zero_blocks.mean(),
+            "marginal_l1_err": float(np.abs(T.sum(1) - a).sum() + np.abs(T.sum(0) - b).sum()),
+            "da_acc_pct": 100.0 * np.mean(pred == yt), "da_1nn_acc_pct": 100.0 * np.mean(pred_1nn == yt)}
+
+
+def _dual_solver(fast: bool):
+    def solve(inst: Instance, cfg, done: dict) -> dict[str, dict]:
+        prob = inst.prob
+        with threadpool_limits(limits=1):
+            oracle = F.FastGroupSparseDual(prob, cfg.refresh_waste) if fast else F.OriginalGroupSparseDual(prob)
+            sol = F.solve_dual_lbfgs(prob, oracle, cfg.tol, cfg.max_iter)
+            T = F.plan_from_dual(prob, sol.alpha, sol.beta)
+            _, ga, gb = F.OriginalGroupSparseDual(prob).value_grad(sol.alpha, sol.beta)
+            gap = -(np.dot(sol.alpha, ga) + np.dot(sol.beta, gb))          # P(T) - D, exact identity
+            met = {"objective": sol.objective, "iterations": sol.n_iter, "evaluations": sol.n_evals,
+                   "blocks_computed_pct": 100.0 * sol.blocks_computed / sol.blocks_total,
+                   "cpu_time_s": sol.cpu_time_s, "time_s": sol.time_s,
+                   "primal_dual_gap_rel": abs(gap) / abs(sol.objective), **plan_metrics(T, inst)}
+        if fast:
+            o = done["original"]
+            k = min(len(o.objective_trace), len(sol.objective_trace))
+            tr_o, tr_f = np.array(o.objective_trace[:k]), np.array(sol.objective_trace[:k])
+            met.update({"speedup_x": o.cpu_time_s / sol.cpu_time_s, "wall_speedup_x": o.time_s / sol.time_s,
+                        "obj_rel_diff": abs(sol.objective - o.objective) / abs(o.objective),
+                        "iter_obj_max_rel_diff": float(np.max(np.abs(tr_f - tr_o) / np.abs(tr_o))) if k else 0.0,
+                        "same_iterations": float(o.n_iter == sol.n_iter), "snapshots": sol.n_snapshots})
+        done["fast" if fast else "original"] = sol
+        return {"fast" if fast else "original": met}
+    return solve
+
+
+def solve_pot_dual(inst: Instance, cfg, done: dict) -> dict[str, dict]:
+    prob, C, a, b = inst.prob, inst.C, inst.a, inst.b
+    with threadpool_limits(limits=1):
+        order = prob.order
+        starts = np.r_[0, np.cumsum(prob.sizes)[:-1]]
+        Ts, info = pot_solve_dual(np.ascontiguousarray(C[order]), a[order], b, starts, cfg.gamma, cfg.rho,
+                                  cfg.tol, cfg.max_iter)
+        T = np.empty_like(Ts)
+        T[order] = Ts
+        met = {"objective": F.dual_objective(prob, info["alpha"], info["beta"]), "iterations": info["n_iter"],
+               "evaluations": info["n_evals"], "blocks_computed_pct": 100.0,
+               "cpu_time_s": info["cpu_time_s"], "time_s": info["time_s"], **plan_metrics(T, inst)}
+    if "original" in done:
+        met["obj_rel_diff"] = abs(met["objective"] - done["original"].objective) / abs(done["original"].objective)
+    out = {"pot_dual": met}
+    if "fast" in done:
+        out["fast"] = {"speedup_vs_pot_x": info["cpu_time_s"] / done["fast"].cpu_time_s}
+    return out
+
+
+def solve_sinkhorn(inst: Instance, cfg, done: dict) -> dict[str, dict]:
+    with threadpool_limits(limits=1):
+        T, info = sinkhorn_group_lasso(inst.a, inst.ys, inst.b, inst.C, cfg.sinkhorn_reg, cfg.sinkhorn_eta,
+                                       cfg.sinkhorn_outer, cfg.sinkhorn_inner)
+        return {"sinkhorn_l1l2_gl": {"cpu_time_s": info["cpu_time_s"], "time_s": info["time_s"],
+                                     **plan_metrics(T, inst)}}
+
+
+def solve_no_adapt(inst: Instance, cfg, done: dict) -> dict[str, dict]:
+    return {"no_adapt": {"da_acc_pct": 100.0 * np.mean(no_adaptation_1nn(inst.xs, inst.ys, inst.xt) == inst.yt)}}
+
+
+METHODS: dict[str, Callable[[Instance, object, dict], dict[str, dict]]] = {
+    "original": _dual_solver(fast=False),
+    "fast": _dual_solver(fast=True),
+    "pot_dual": solve_pot_dual,
+    "sinkhorn_l1l2_gl": solve_sinkhorn,
+    "no_adapt": solve_no_adapt,
+}

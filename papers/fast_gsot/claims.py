@@ -4,7 +4,7 @@ import pandas as pd
 
 from common.claims import Claim, NotMeasured, compare, held, not_held
 
-TIMING_TABLES = ("t_size", "t_classes", "t_gamma", "t_da")
+TIMING_TABLES = ("x_size", "x_classes", "x_gamma_rho", "x_da")
 
 
 def _cells(res, metric, method="fast"):
@@ -55,7 +55,7 @@ def _max_speedup(res):
 
 
 def _largest_setting_speedup(res):
-    df = res.select("t_classes", method="fast", metric="speedup_x").copy()
+    df = res.select("x_classes", method="fast", metric="speedup_x").copy()
     df["k"] = df["setting"].str.extract(r"n_classes=(\d+)").astype(int)
     top = df.loc[df["k"].idxmax()]
     return compare(float(top["mean"]), ">=", 8.6, f"speedup at the largest quick setting ({top['setting']})",
@@ -71,7 +71,7 @@ def _accuracy_kept(res):
 
 
 def _speedup_grows_with_samples(res):
-    df = res.select("t_size", method="fast", metric="speedup_x").copy()
+    df = res.select("x_size", method="fast", metric="speedup_x").copy()
     df["k"] = df["setting"].str.extract(r"n_source=(\d+)").astype(int)
     df = df.sort_values("k")
     return compare(float(df["mean"].iloc[-1]), ">", float(df["mean"].iloc[0]),
@@ -79,7 +79,7 @@ def _speedup_grows_with_samples(res):
 
 
 def _speedup_grows_with_classes(res):
-    df = res.select("t_classes", method="fast", metric="speedup_x").copy()
+    df = res.select("x_classes", method="fast", metric="speedup_x").copy()
     df["k"] = df["setting"].str.extract(r"n_classes=(\d+)").astype(int)
     df = df.sort_values("k")
     return compare(float(df["mean"].iloc[-1]), ">", float(df["mean"].iloc[0]),
@@ -87,9 +87,9 @@ def _speedup_grows_with_classes(res):
 
 
 def _faster_than_pot(res):
-    df = res.select("t_size", method="fast", metric="speedup_vs_pot_x")
+    df = res.select("x_size", method="fast", metric="speedup_vs_pot_x")
     worst = pd.to_numeric(df["mean"]).min()
-    return compare(float(worst), ">", 1.0, "smallest mean speedup of fast over POT solve_dual (t_size)", "1")
+    return compare(float(worst), ">", 1.0, "smallest mean speedup of fast over POT solve_dual (x_size)", "1")
 
 
 CLAIMS = [

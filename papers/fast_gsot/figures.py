@@ -1,4 +1,6 @@
-"""Figures: processing time and speedup vs number of samples, classes and gamma / rho."""
+"""Figures, drawn from the result CSVs only (``results/``, never ``runs/``): CPU time of each solver
+and the speedup of the fast method against the number of samples (``x_size.png``), of classes
+(``x_classes.png``), and gamma / rho (``x_gamma_rho_gamma.png``, ``x_gamma_rho_rho.png``)."""
 
 from __future__ import annotations
 
@@ -62,23 +64,23 @@ def _time_and_speedup(df: pd.DataFrame, x: str, path: Path, title: str, xlabel: 
         save(fig, path)
 
 
-def make_all(results_dir: Path, profile: str) -> None:
+def make_figures(results_dir: Path, profile: str) -> None:
     results_dir = Path(results_dir)
-    df = _runs(results_dir, "t_size")
+    df = _runs(results_dir, "x_size")
     if df is not None:
         df = df[df["n_target"].notna()]
         df["n_total"] = pd.to_numeric(df["n_source"]) + pd.to_numeric(df["n_target"])
-        _time_and_speedup(df, "n_total", results_dir / "fig_time_vs_samples.png",
+        _time_and_speedup(df, "n_total", results_dir / "x_size.png",
                           f"Time vs number of samples ({profile})", "source + target samples", True)
-    df = _runs(results_dir, "t_classes")
+    df = _runs(results_dir, "x_classes")
     if df is not None:
-        _time_and_speedup(df, "n_classes", results_dir / "fig_time_vs_classes.png",
+        _time_and_speedup(df, "n_classes", results_dir / "x_classes.png",
                           f"Time vs number of classes ({profile}; 10 samples per class per side)",
                           "classes (groups)", False)
-    df = _runs(results_dir, "t_gamma")
+    df = _runs(results_dir, "x_gamma_rho")
     if df is not None:
         for key, other, fixed in (("gamma", "rho", "0.5"), ("rho", "gamma", "10.0")):
             sub = df[df[other].astype(float) == float(fixed)] if other in df else df.iloc[0:0]
             if sub[key].nunique() > 1:
-                _time_and_speedup(sub, key, results_dir / f"fig_time_vs_{key}.png",
+                _time_and_speedup(sub, key, results_dir / f"x_gamma_rho_{key}.png",
                                   f"Time vs {key} ({other} = {fixed}; {profile})", key, key == "gamma")

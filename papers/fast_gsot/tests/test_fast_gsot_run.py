@@ -93,3 +93,31 @@ def test_smoke_run_of_one_cell():
     assert got[("sinkhorn_l1l2_gl", "plan_zero_block_pct")] < got[("original", "plan_zero_block_pct")]
     assert 0 <= got[("no_adapt", "da_acc_pct")] <= 100
     assert all(r["dataset"].startswith("mnist5k") for r in rows)
+
+
+def test_registry_runs_every_configured_method_in_order():
+    from papers.fast_gsot import baselines as B
+    from papers.fast_gsot.config import METHODS
+
+    assert list(B.METHODS) == list(METHODS)      # run.py runs them in this order: fast needs original first
+
+
+@pytest.mark.data
+def test_quick_pair_features_are_cached_and_reloaded_unchanged(tmp_path, monkeypatch):
+    from papers.fast_gsot import run as R
+
+    monkeypatch.setenv("REPRO_RUNS", str(tmp_path))
+    try:
+        first = R.load_pair("mnist5k_to_digits")
+    except DataMissingError as exc:
+        pytest.skip(str(exc))
+    assert list(tmp_path.glob("fast_gsot/_cache/pair-*/pair.npz"))
+
+    def no_reload(name):
+        raise AssertionError("the cached pair should have been used")
+
+    monkeypatch.setattr(R.D, "load_pair", no_reload)
+    second = R.load_pair("mnist5k_to_digits")
+    assert second.name == first.name
+    for key in ("xs", "ys", "xt", "yt"):
+        assert np.array_equal(getattr(second, key), getattr(first, key))
