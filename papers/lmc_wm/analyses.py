@@ -1,8 +1,8 @@
 """What one cell measures, per ``analysis``: rows of (metric, value, n) for one pair (or group) of
 models from the pool. ``ANALYSES = {name: analysis(cfg, pool) -> rows}``; ``run.py`` looks it up.
 
-Cell seed s uses the pair (s mod n, s+1 mod n) of the pool (barrier, distance, singular) or the
-group (s, ..., s+n_merge-1 mod n) with reference model s (merge). Curves become rows: one row per
+Cell seed s uses models 0 and 1 of its own pool (barrier, distance, singular), or models 0, ...,
+n_merge-1 with reference model 0 (merge). Curves become rows: one row per
 point of the interpolation path (``path_<loss|acc_pct>_<split>_lam<lam>``) and per log-spaced
 rank bin of the singular-vector alignment (``align_rank_<layer>_r<first>-<last>``), so the figures
 are drawn from ``results/`` alone.
@@ -25,7 +25,8 @@ Rows = list[dict]
 
 
 def pair(cfg: Config) -> tuple[int, int]:
-    return cfg.seed % cfg.n_models, (cfg.seed + 1) % cfg.n_models
+    """Models a and b of the seed's pool."""
+    return 0, 1
 
 
 def _row(pool: ModelPool, metric: str, value: float, n: int | None = None) -> dict:
@@ -78,8 +79,10 @@ def singular(cfg: Config, pool: ModelPool) -> Rows:
 
 def merge(cfg: Config, pool: ModelPool) -> Rows:
     """Average of ``n_merge`` models, each aligned to the reference model; the midpoint of two
-    non-reference members after both were aligned to the reference."""
-    group = [(cfg.seed + k) % cfg.n_models for k in range(cfg.n_merge)]
+    non-reference members after both were aligned to the reference (its loss barrier is the
+    three-model quantity of the paper's Table 3, as quoted in the brief; the same pair, models 1 and 2,
+    for every n_merge >= 3)."""
+    group = list(range(cfg.n_merge))
     ref = group[0]
     members = [pool.params(ref)] + [pool.aligned(cfg.method, ref, o) for o in group[1:]]
     n = len(pool.yte)
@@ -90,7 +93,8 @@ def merge(cfg: Config, pool: ModelPool) -> Rows:
             _row(pool, "acc_drop_pct_test", end_acc - acc, n), _row(pool, "loss_gap_test", loss - end_loss, n)]
     if len(members) >= 3:
         mid_loss, mid_acc = pool.evaluate(lerp(0.5, members[1], members[2]), pool.xte, pool.yte)
-        rows.append(_row(pool, "others_mid_acc_drop_pct_test", 0.5 * (ends[1][1] + ends[2][1]) - mid_acc, n))
+        rows += [_row(pool, "others_mid_acc_drop_pct_test", 0.5 * (ends[1][1] + ends[2][1]) - mid_acc, n),
+                 _row(pool, "others_mid_loss_barrier_test", mid_loss - 0.5 * (ends[1][0] + ends[2][0]), n)]
     return rows
 
 

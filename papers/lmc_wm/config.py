@@ -44,7 +44,8 @@ class Config(BaseConfig):
     augment: bool = False
     """Random crop (pad 4) + horizontal flip during training (CIFAR-10 CNNs)."""
     n_models: int = 5
-    """Independently trained models in the pool (trained once, cached); pair of seed s = (s, s+1 mod n)."""
+    """Independently trained models per seed (trained once, cached); the pair is models 0 and 1, merging
+    uses models 0..n_merge-1 with model 0 as the reference."""
     method: str = "wm"
     """Permutation search: naive (no permutation) | wm | am | ste."""
     analysis: str = "barrier"
@@ -103,12 +104,14 @@ class Config(BaseConfig):
 
 
 # CPU profile: Fashion-MNIST (full 60k/10k), the paper's MLP (3 x 512), fewer epochs, a pool of
-# 4 models (3 pairs), 11 points on the path, a 10k subset for train metrics and AM statistics,
-# and a short STE run: 60 steps instead of 15,000, so the learning rate is raised from 1e-2 to 1.0
-# (with 1e-2, 60 steps returned WM's permutation up to 4 of 1,536 units; with 1.0, 495 units
-# differ and the midpoint is better than WM's, i.e. STE does its own search). One torch thread: on a shared 2-core machine more threads were 5x slower.
+# 4 models per seed (pair 0-1; merging up to 4), 11 points on the path, a 10k subset for train
+# metrics and AM statistics, and a short STE run: 60 steps instead of 15,000, so the learning rate
+# is raised from 1e-2 to 1.0 (with 1e-2, 60 steps returned WM's permutation up to 4 of 1,536 units;
+# with 1.0, 495 units differ and the midpoint is better than WM's, i.e. STE does its own search).
+# One torch thread (on a shared 2-core machine more threads were 5x slower; it also fixes the
+# summation order) and deterministic kernels.
 QUICK = {"dataset": "fashion_mnist", "epochs": 6, "n_models": 4, "n_lambdas": 11, "eval_train_n": 10000,
-         "am_n": 10000, "ste_steps": 60, "ste_lr": 1.0, "threads": 1}
+         "am_n": 10000, "ste_steps": 60, "ste_lr": 1.0, "threads": 1, "deterministic": True}
 # Tests: tiny everything.
 SMOKE = {"width": 32, "epochs": 1, "n_models": 3, "n_lambdas": 3, "eval_train_n": 2000, "am_n": 1000,
          "ste_steps": 3, "ste_batch": 256}

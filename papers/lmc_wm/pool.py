@@ -1,7 +1,9 @@
 """The pool of independently trained models and the permutations found between them, cached.
 
-Models are trained once per training setting (the fields in ``TRAIN_FIELDS`` and the model's
-index) and cached with :mod:`common.cache` in ``runs/lmc_wm/_cache/model-<hash>/``; a permutation
+Each cell seed has its own pool of ``n_models`` independently trained models (initialisation and
+batch order from the named seed streams ``model_init/<i>`` and ``batch_order/<i>``), so seeds
+are independent replicates. Models are trained once per training setting (the fields in
+``TRAIN_FIELDS``, the seed and the model's index) and cached with :mod:`common.cache` in ``runs/lmc_wm/_cache/model-<hash>/``; a permutation
 found by a search is cached under ``perm-<hash>/`` keyed by the models, the search and the config
 fields it depends on (``baselines.KNOBS``), so the four tables share them.
 """
@@ -19,7 +21,7 @@ from common.cache import cache_entry
 from common.lmc.interpolation import evaluate
 from common.lmc.models import build_model, spec_for
 from common.lmc.permutation import Params, Perm, apply_permutation
-from common.runtime import paper_logger
+from common.runtime import derive_seed, paper_logger
 from papers.lmc_wm import baselines as B
 from papers.lmc_wm.config import Config
 from papers.lmc_wm.data import load_tensors
@@ -53,9 +55,9 @@ def make_optimizer(cfg: Config, model: nn.Module, steps_per_epoch: int):
 
 
 def train_model(cfg: Config, index: int, x: torch.Tensor, y: torch.Tensor, device) -> Params:
-    """Train model ``index`` of the pool from its own seed (independent of the cell seed)."""
-    torch.manual_seed(10_000 + index)
-    gen = torch.Generator().manual_seed(20_000 + index)
+    """Train model ``index`` of the pool of seed ``cfg.seed``."""
+    torch.manual_seed(derive_seed(cfg.seed, f"model_init/{index}"))
+    gen = torch.Generator().manual_seed(derive_seed(cfg.seed, f"batch_order/{index}"))
     model = build_model(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(x.shape[1:])).to(device)
     opt, sched = make_optimizer(cfg, model, math.ceil(len(x) / cfg.batch_size))
     model.train()
@@ -73,8 +75,14 @@ def train_model(cfg: Config, index: int, x: torch.Tensor, y: torch.Tensor, devic
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def _subset(n: int, size: int, seed: int) -> torch.Tensor:
+    """Indices of a random subset of ``size`` of ``range(n)`` (0 = all, in a random order)."""
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed))[:size or n]
+
+
 class ModelPool:
-    """Data, trained models and found permutations of one training setting, shared by every cell."""
+    """Data, trained models and found permutations of one training setting and seed, shared by the
+    cells of that seed. The train-loss and activation-matching subsets are drawn per seed too."""
 
     def __init__(self, cfg: Config, device):
         self.cfg, self.device = cfg, device
@@ -83,11 +91,10 @@ class ModelPool:
         self.xtr, self.ytr, self.xte, self.yte = xtr.to(device), ytr.to(device), xte.to(device), yte.to(device)
         self.model = build_model(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(xtr.shape[1:])).to(device)
         self.spec = spec_for(self.model)
-        self.train_key = {f: getattr(cfg, f) for f in TRAIN_FIELDS}
-        sub = torch.Generator().manual_seed(12345)
-        keep = torch.randperm(len(xtr), generator=sub)[:cfg.eval_train_n or len(xtr)].to(device)
+        self.train_key = {**{f: getattr(cfg, f) for f in TRAIN_FIELDS}, "seed": cfg.seed}
+        keep = _subset(len(xtr), cfg.eval_train_n, derive_seed(cfg.seed, "eval_train_subset")).to(device)
         self.xtr_eval, self.ytr_eval = self.xtr[keep], self.ytr[keep]
-        self.x_am = self.xtr[torch.randperm(len(xtr), generator=sub)[:cfg.am_n or len(xtr)].to(device)]
+        self.x_am = self.xtr[_subset(len(xtr), cfg.am_n, derive_seed(cfg.seed, "am_subset")).to(device)]
 
     def params(self, index: int) -> Params:
         def train():
@@ -118,7 +125,8 @@ class ModelPool:
     def _inputs(self, a: int, b: int, params: bool = True) -> B.SearchInputs:
         pa = self.params(a)
         pb = self.params(b) if params else pa
-        return B.SearchInputs(self.spec, self.model, pa, pb, self.xtr, self.ytr, self.x_am, seed=a * 1000 + b)
+        seed = derive_seed(self.cfg.seed, f"search/{a}-{b}")
+        return B.SearchInputs(self.spec, self.model, pa, pb, self.xtr, self.ytr, self.x_am, seed=seed)
 
     def aligned(self, method: str, a: int, b: int) -> Params:
         return apply_permutation(self.spec, self.perm(method, a, b), self.params(b))
