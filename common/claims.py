@@ -312,7 +312,7 @@ def beats_best(res: Results, table: str | Sequence[str], ours: str, others: Iter
             best = comp.loc[means.idxmax() if higher else means.idxmin(), "method"]
             name = f"{t} " + ",".join(f"{v}" for v in key) if len(tables) > 1 else ",".join(f"{v}" for v in key)
             parts[name or t] = paired(res, t, {"method": ours}, {"method": best}, metric, margin, higher,
-                                      ours, best, **sel, **filters)
+                                      ours, best, **{**filters, **sel})
     return combine(parts)
 
 
