@@ -7,18 +7,16 @@
   characters) / ``images_evaluation`` (20 alphabets, 659 characters).
 * CIFAR-FS (Bertinetto et al. 2019) in its standard layout ``CIFAR-FS/cifar100/data/<class>/*.png``
   with ``CIFAR-FS/cifar100/splits/bertinetto/{train,val,test}.txt`` (class names), 32x32 RGB.
-* miniImageNet (Ravi & Larochelle split) in its standard layout ``mini-imagenet/images/*.jpg`` with
-  ``mini-imagenet/{train,val,test}.csv`` (``filename,label``), resized to 84x84 RGB.
-* Cross-domain meta-test sets from their original downloads, class splits of the official code in
-  ``<root>/splits/{train,val,test}.json``: CUB-200-2011 (``cub/CUB_200_2011/images/<class>/*.jpg``, Resize(126) +
-  CenterCrop(84)); Stanford Cars (``cars/cars_train/*.jpg`` + ``cars/devkit/*.mat``, box crop, 84x84); FGVC-Aircraft
-  (``aircraft/fgvc-aircraft-2013b/data/``, box crop, 32x32); VGG-Flower 102 (``vgg_flower/jpg/`` +
-  ``imagelabels.mat``, split names ``"NNN.name"``, 32x32) -- as the official helpers of each set.
+* miniImageNet (Ravi & Larochelle): ``mini-imagenet/images/*.jpg`` + ``mini-imagenet/{train,val,test}.csv``, 84x84 RGB.
+* Cross-domain meta-test sets (original downloads; official class splits in ``<root>/splits/*.json``; crops as the
+  official helpers): CUB-200-2011 (``cub/CUB_200_2011/images/``, Resize(126) + CenterCrop(84)); Stanford Cars
+  (``cars/``, box crop, 84x84); FGVC-Aircraft (``aircraft/fgvc-aircraft-2013b/data/``, box crop, 32x32); VGG-Flower
+  102 (``vgg_flower/jpg/`` + ``imagelabels.mat``, split names ``"NNN.name"``, 32x32).
 * Quick stand-ins (stated in the README): ``cifar10_subset`` (real CIFAR-10 32x32 images; meta-train airplane,
   automobile, bird, cat, deer, 500 train images each; meta-test dog, frog, horse, ship, truck, 1000 test images each);
   ``mnist32`` (MNIST test images padded to 32x32, 3 channels; a cross-domain meta-test set).
-* Sinusoid regression (Finn et al. 2017; official ``utils/sinusoid.py``): amplitude U[0.1, 5],
-  phase U[0, pi], inputs U[-5, 5]; ``2 x shots`` points per task, even points support, odd query.
+* Sinusoid regression (Finn et al. 2017; official ``utils/sinusoid.py``): amplitude U[0.1, 5], phase U[0, pi], inputs
+  U[-5, 5]; ``2 x shots`` points per task, even points support, odd query.
 """
 
 from __future__ import annotations
