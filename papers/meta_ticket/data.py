@@ -5,8 +5,7 @@
   alphabets, 136 characters), meta-test = ``background_small2`` minus Greek and Latin (in both zips): Japanese
   (katakana), Sanskrit, Tagalog, 106 characters. Full (``omniglot``): ``images_background`` (30 alphabets, 964
   characters) / ``images_evaluation`` (20 alphabets, 659 characters).
-* CIFAR-FS (Bertinetto et al. 2019) in its standard layout ``CIFAR-FS/cifar100/data/<class>/*.png``
-  with ``CIFAR-FS/cifar100/splits/bertinetto/{train,val,test}.txt`` (class names), 32x32 RGB.
+* CIFAR-FS (Bertinetto et al. 2019): ``CIFAR-FS/cifar100/data/<class>/*.png`` + ``splits/bertinetto/*.txt``, 32x32.
 * miniImageNet (Ravi & Larochelle): ``mini-imagenet/images/*.jpg`` + ``mini-imagenet/{train,val,test}.csv``, 84x84 RGB.
 * Cross-domain meta-test sets (original downloads; official class splits in ``<root>/splits/*.json``; crops as the
   official helpers): CUB-200-2011 (``cub/CUB_200_2011/images/``, Resize(126) + CenterCrop(84)); Stanford Cars
