@@ -9,6 +9,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 PAPERS = REPO / "papers"
 PAPER_DIRS = sorted(p for p in PAPERS.iterdir() if p.is_dir() and (p / "run.py").is_file())
+#: Papers whose file-role restructure (issue 12) has not landed yet: their size/role check is an
+#: expected failure, strict, so it turns red the moment the restructure lands and this entry must go.
+PENDING_ROLES = {"pu_diffusion": "run.py still trains, caches and draws figures (332 lines); restructure pending"}
 
 
 def _module_name(path: Path) -> str:
@@ -109,7 +112,8 @@ def test_common_never_imports_a_paper_statically():
             assert not [d for d in deps if d.startswith("papers.")], mod
 
 
-@pytest.mark.parametrize("paper", PAPER_DIRS, ids=lambda p: p.name)
+@pytest.mark.parametrize("paper", [pytest.param(p, marks=pytest.mark.xfail(reason=PENDING_ROLES[p.name], strict=True))
+                                   if p.name in PENDING_ROLES else p for p in PAPER_DIRS], ids=lambda p: p.name)
 def test_file_sizes_and_roles(paper):
     for path in paper.rglob("*.py"):
         if "tests" in path.relative_to(paper).parts:
