@@ -36,6 +36,7 @@ import torch
 from torch import Tensor, nn
 
 from common.meta.closed_form import rulsif_squared_loss
+from common.runtime import derive_seed
 from papers.meta_rdre import method as M
 
 # ---------------------------------------------------------------------------------------------
@@ -191,7 +192,7 @@ def neural_dre_per_task(sa: Tensor, sb: Tensor, alpha: float, hidden: int, n_hid
                         weight_decay: float, seed: int) -> list[Tensor]:
     """Neural DRE trained from scratch on each task's supports (independent random inits)."""
     g = torch.Generator().manual_seed(seed)
-    params = init_mlp_params(sa.shape[-1], hidden, n_hidden, g, n_tasks=sa.shape[0])
+    params = [p.to(sa.dtype) for p in init_mlp_params(sa.shape[-1], hidden, n_hidden, g, n_tasks=sa.shape[0])]
     return train_per_task(params, sa, sb, alpha, steps, lr, weight_decay)
 
 
@@ -248,7 +249,8 @@ class Method:
 
 
 def _kernel_seed(cfg, t: int) -> int:
-    return cfg.seed * 100_003 + t
+    """Centres and CV folds of test task t: a named stream of the run seed."""
+    return derive_seed(cfg.seed, "kernel_cv") + t
 
 
 def _kernel(kind: str):
@@ -276,7 +278,7 @@ def _kernel(kind: str):
 def _proposed_init(encoder: bool):
     def init(cfg, in_dim: int, generator: torch.Generator | None = None) -> M.MetaRDRE:
         return M.MetaRDRE(in_dim, cfg.hidden, cfg.embed_dim, cfg.set_dim, cfg.n_hidden, cfg.alpha, cfg.init_lambda,
-                          use_dataset_encoder=encoder)
+                          use_dataset_encoder=encoder).to(getattr(torch, cfg.dtype))
     return init
 
 
@@ -290,12 +292,13 @@ def _proposed_estimate(cfg, model: M.MetaRDRE, sa: Tensor, sb: Tensor, points: P
 
 
 def _mlp_init(cfg, in_dim: int, generator: torch.Generator | None = None) -> list[Tensor]:
-    return [p.requires_grad_(True) for p in init_mlp_params(in_dim, cfg.hidden, cfg.n_hidden, generator)]
+    dtype = getattr(torch, cfg.dtype)
+    return [p.to(dtype).requires_grad_(True) for p in init_mlp_params(in_dim, cfg.hidden, cfg.n_hidden, generator)]
 
 
 def _nn_estimate(cfg, model, sa: Tensor, sb: Tensor, points: Points) -> list[np.ndarray]:
     params = neural_dre_per_task(sa, sb, cfg.alpha, cfg.hidden, cfg.n_hidden, cfg.nn_steps, cfg.nn_lr,
-                                 cfg.nn_weight_decay, seed=cfg.seed)
+                                 cfg.nn_weight_decay, seed=derive_seed(cfg.seed, "nn_init"))
     return [r.numpy() for r in clipped(params, points)]
 
 
@@ -333,10 +336,12 @@ METHODS: dict[str, Method] = {
 
 
 def meta_train_state(name: str, cfg, in_dim: int, next_batch: Callable[[], dict[str, Tensor]]) -> dict[str, Tensor]:
-    """Meta-train method ``name`` (seeded by ``cfg.seed``) and return its weights as a state dict."""
+    """Meta-train method ``name`` (initialised from the run seed's stream ``init/<name>``) and return its
+    weights as a state dict."""
     spec = METHODS[name]
-    gen = torch.Generator().manual_seed(cfg.seed)
-    torch.manual_seed(cfg.seed)
+    seed = derive_seed(cfg.seed, f"init/{name}")
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
     model = spec.init(cfg, in_dim, gen)
     params = list(model.parameters()) if isinstance(model, nn.Module) else model
     M.meta_train(params, lambda b: spec.loss(cfg, model, b), next_batch, getattr(cfg, spec.iters), cfg.lr, name)

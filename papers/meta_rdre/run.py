@@ -23,7 +23,7 @@ from sklearn.metrics import roc_auc_score
 from common.cache import cache_entry
 from common.meta.closed_form import pearson_divergence, rulsif_squared_loss
 from common.meta.tasks import ContaminatedTaskSource, MixturePairTaskSource, stack_tasks
-from common.runtime import paper_logger, setup
+from common.runtime import derive_seed, paper_logger, setup
 from papers.meta_rdre import baselines as B
 from papers.meta_rdre.config import Config
 from papers.meta_rdre.data import anomaly_pools, pair_pools
@@ -33,7 +33,7 @@ log = paper_logger(SLUG)
 # fields that determine every meta-trained model (each method adds its own: baselines.Method.key_fields)
 TRAIN_FIELDS = ("dataset", "alpha", "n_query", "n_outlier_test", "contamination", "n_active", "dirichlet",
                 "pair_split", "class_test_frac", "row_test_frac", "split_seed", "train_support_min",
-                "train_support_max", "hidden", "n_hidden", "meta_batch", "lr", "seed")
+                "train_support_max", "hidden", "n_hidden", "meta_batch", "lr", "dtype", "seed")
 QUERY = ["support_a", "support_b", "query_a", "query_b"]
 
 
@@ -41,16 +41,21 @@ def family(cfg: Config) -> str:
     return "outlier" if cfg.task == "outlier" else "pair"
 
 
+def split_seed(cfg: Config) -> int:
+    """The seed of the meta-train / meta-test split: fixed by ``cfg.split_seed``, else a stream of the run seed."""
+    return cfg.split_seed if cfg.split_seed >= 0 else derive_seed(cfg.seed, "split")
+
+
 def sources(cfg: Config):
     """(meta-train source with the largest training support size, meta-test source)."""
     if family(cfg) == "pair":
-        train, test = pair_pools(cfg.dataset, cfg.split_seed, cfg.class_test_frac, cfg.pair_split)
+        train, test = pair_pools(cfg.dataset, split_seed(cfg), cfg.class_test_frac, cfg.pair_split)
         tr = MixturePairTaskSource(train, cfg.train_support_max, cfg.train_support_max, cfg.n_query,
                                    cfg.n_active, cfg.dirichlet)
         te = MixturePairTaskSource(test, cfg.n_support, cfg.n_support, cfg.n_query, cfg.n_active, cfg.dirichlet,
                                    same_prob=0.5 if cfg.task == "comparison" else 0.0)
         return tr, te
-    train, test = anomaly_pools(cfg.dataset, cfg.split_seed, cfg.row_test_frac)
+    train, test = anomaly_pools(cfg.dataset, split_seed(cfg), cfg.row_test_frac)
     tr = ContaminatedTaskSource(train, cfg.train_support_max, cfg.n_outlier_test, cfg.contamination, cfg.n_query)
     te = ContaminatedTaskSource(test, cfg.n_support, cfg.n_outlier_test, cfg.contamination)
     return tr, te
@@ -59,18 +64,19 @@ def sources(cfg: Config):
 def batch_sampler(cfg: Config, src):
     """Meta-training task batches, each with one random support size in [min, max] (truncating
     i.i.d., randomly permuted draws keeps them i.i.d.)."""
-    rng = np.random.default_rng(10_000 + cfg.seed)
+    rng = np.random.default_rng(derive_seed(cfg.seed, "meta_train_tasks"))
+    dtype = getattr(torch, cfg.dtype)
 
     def next_batch() -> dict[str, torch.Tensor]:
         n = int(rng.integers(cfg.train_support_min, cfg.train_support_max + 1))
         if family(cfg) == "pair":
-            t = stack_tasks(src.batch(rng, cfg.meta_batch), QUERY)
+            t = stack_tasks(src.batch(rng, cfg.meta_batch), QUERY, dtype=dtype)
             t["support_a"], t["support_b"] = t["support_a"][:, :n], t["support_b"][:, :n]
             return t
         tasks = [src.sample(rng) for _ in range(cfg.meta_batch)]
         parts = {"support_a": [tk.support_a[:n] for tk in tasks], "support_b": [tk.support_b for tk in tasks],
                  "query_a": [tk.info["query_a"] for tk in tasks], "query_b": [tk.info["query_b"] for tk in tasks]}
-        return {k: torch.as_tensor(np.stack(v), dtype=torch.float32) for k, v in parts.items()}
+        return {k: torch.as_tensor(np.stack(v), dtype=dtype) for k, v in parts.items()}
     return next_batch
 
 
@@ -86,18 +92,18 @@ def meta_model(cfg: Config, name: str, train_src, in_dim: int):
 def fixed_test_tasks(cfg: Config, test_src) -> list:
     """The fixed test tasks of this cell, identical for every method (comparison: half same pairs)."""
     if cfg.task == "comparison":
-        rng = np.random.default_rng(50_000 + cfg.seed)
+        rng = np.random.default_rng(derive_seed(cfg.seed, "test_tasks"))
         n_same = cfg.n_test_tasks // 2
         return ([test_src.sample(rng, same=True) for _ in range(n_same)]
                 + [test_src.sample(rng, same=False) for _ in range(cfg.n_test_tasks - n_same)])
-    return test_src.fixed_tasks(cfg.n_test_tasks, seed=50_000 + cfg.seed)
+    return test_src.fixed_tasks(cfg.n_test_tasks, seed=derive_seed(cfg.seed, "test_tasks"))
 
 
 def evaluate(cfg: Config, name: str, model, tasks) -> dict[str, float]:
     """The cell's metric for one method on the fixed test tasks."""
-    estimate = B.METHODS[name].estimate
+    estimate, dtype = B.METHODS[name].estimate, getattr(torch, cfg.dtype)
     if cfg.task in ("rdre", "comparison"):
-        t = stack_tasks(tasks, QUERY)
+        t = stack_tasks(tasks, QUERY, dtype=dtype)
         if cfg.task == "rdre":
             ra, rb = estimate(cfg, model, t["support_a"], t["support_b"], [t["query_a"], t["query_b"]])
             err = rulsif_squared_loss(torch.as_tensor(ra), torch.as_tensor(rb), cfg.alpha).numpy()
@@ -106,8 +112,8 @@ def evaluate(cfg: Config, name: str, model, tasks) -> dict[str, float]:
         div = pearson_divergence(torch.as_tensor(ra), torch.as_tensor(rb), cfg.alpha).numpy()
         shifted = np.array([0 if tk.info["same"] else 1 for tk in tasks])
         return {"comparison_auc_pct": float(100 * roc_auc_score(shifted, div))}
-    sa = torch.as_tensor(np.stack([tk.support_a for tk in tasks]), dtype=torch.float32)
-    sb = torch.as_tensor(np.stack([tk.support_b for tk in tasks]), dtype=torch.float32)
+    sa = torch.as_tensor(np.stack([tk.support_a for tk in tasks]), dtype=dtype)
+    sb = torch.as_tensor(np.stack([tk.support_b for tk in tasks]), dtype=dtype)
     (rb,) = estimate(cfg, model, sa, sb, [sb])
     aucs = [roc_auc_score(tk.labels_b, -rb[i]) for i, tk in enumerate(tasks)]
     return {"outlier_auc_pct": float(100 * np.mean(aucs))}
