@@ -11,7 +11,7 @@ PAPERS = REPO / "papers"
 PAPER_DIRS = sorted(p for p in PAPERS.iterdir() if p.is_dir() and (p / "run.py").is_file())
 #: Papers whose file-role restructure (issue 12) has not landed yet: their size/role check is an
 #: expected failure, strict, so it turns red the moment the restructure lands and this entry must go.
-PENDING_ROLES = {"pu_diffusion": "run.py still trains, caches and draws figures (332 lines); restructure pending"}
+PENDING_ROLES: dict[str, str] = {}
 
 
 def _module_name(path: Path) -> str:

@@ -2,7 +2,7 @@
 
 from common.claims import Claim, compare, fmt, held, not_held
 
-T = "t1"
+T = "x_methods"
 RATE, FID = "nonsensitive_rate_pct", "fid_judgefeat"
 
 

@@ -68,6 +68,10 @@ class Config(BaseConfig):
     """Epochs of the judge / FID-feature CNN trained on the real labelled training set (cached)."""
     judge_train_size: int = 0
     """Real training images for the judge (0 = the whole training split)."""
+    judge_lr: float = 3e-3
+    """Peak learning rate of the judge's one-cycle Adam schedule (ours: the paper's judge is not described)."""
+    judge_batch: int = 128
+    """Mini-batch size of the judge's training."""
     fid_features: str = "judge"
     """judge (penultimate layer of our CNN trained on real data) | inception (torchvision Inception-v3
     pool features; needs ``inception_weights``)."""
@@ -83,9 +87,9 @@ class Config(BaseConfig):
     def validate(self) -> None:
         if self.dataset not in DATASETS:
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
-        from .method import METHODS
+        from .baselines import METHODS
         if self.method not in METHODS:
-            raise ValueError(f"method must be one of {METHODS}, got {self.method!r}")
+            raise ValueError(f"method must be one of {tuple(METHODS)}, got {self.method!r}")
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if not 0.0 <= self.beta < 1.0:
@@ -94,9 +98,11 @@ class Config(BaseConfig):
             valid = [n for d, n in PARTITIONS if d == self.dataset]
             raise ValueError(f"normal={self.normal!r} is not a partition of {self.dataset}; valid: {valid}")
         for k in ("n_unlabeled_normal", "n_labeled_sensitive", "n_test", "num_epochs", "batch_size",
-                  "n_generate", "judge_epochs", "image_size"):
+                  "n_generate", "judge_epochs", "image_size", "judge_batch"):
             if getattr(self, k) < 1:
                 raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
+        if not self.judge_lr > 0 or not self.learning_rate > 0:
+            raise ValueError(f"judge_lr and learning_rate must be > 0, got {self.judge_lr}, {self.learning_rate}")
         if self.n_unlabeled_sensitive < 0:
             raise ValueError(f"n_unlabeled_sensitive must be >= 0, got {self.n_unlabeled_sensitive}")
         if self.n_generate < 2:

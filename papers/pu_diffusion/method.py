@@ -18,9 +18,7 @@ equations are named by what they are, not by number):
   negative-class risk is below zero and ``beta E_P[l_P] + (E_U[l] - beta E_P[l])`` otherwise. Batches
   mix labelled-sensitive (y=1) and unlabelled (y=0) examples, as in the code; expectations are the
   batch means over each group (counts clamped at 1).
-* Baselines (code ``UnsupervisedLoss`` / ``SupervisedLoss``): Unsupervised = ``mean_batch((1-y) l)``
-  (labelled sensitive data unused; the mean runs over the whole batch, as in the code), Supervised =
-  ``mean_batch((1-y) l + y l_P)`` (unlabelled data treated as normal).
+* Baselines (code ``UnsupervisedLoss`` / ``SupervisedLoss``) are in ``baselines.py``.
 * Samplers: DDPM ancestral sampling as diffusers' ``DDPMScheduler.step`` (fixed-small variance,
   x_0 prediction clipped to [-1, 1]), the paper's sampler with 1000 steps; and DDIM (eta = 0, same
   clipping) on an evenly strided subset of timesteps, an option used by the quick profile (labelled).
@@ -82,16 +80,6 @@ def positive_loss(ell: torch.Tensor) -> torch.Tensor:
     return -torch.log(1 - torch.exp(-ell) + POSITIVE_EPS)
 
 
-def unsupervised_risk(ell: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Baseline 'Unsupervised': mean over the batch of (1 - y) l (labelled sensitive data ignored)."""
-    return torch.mean((1 - y) * ell)
-
-
-def supervised_risk(ell: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Baseline 'Supervised': unlabelled treated as normal, labelled sensitive pushed to low ELBO."""
-    return torch.mean((1 - y) * ell + y * positive_loss(ell))
-
-
 def pu_risk_terms(ell: torch.Tensor, y: torch.Tensor, beta: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(positive risk beta E_P[l_P], negative-class risk E_U[l] - beta E_P[l]) from one mixed batch."""
     pos, unl = y, 1 - y
@@ -109,23 +97,6 @@ def pu_risk(ell: torch.Tensor, y: torch.Tensor, beta: float, nonnegative: bool =
     if negative_risk < 0:      # nnPU: step against the negative part only
         return -negative_risk
     return positive_risk + negative_risk
-
-
-METHODS = ("unsupervised", "supervised", "pu", "pu_nn")
-
-
-def risk(method: str, ell: torch.Tensor, y: torch.Tensor, beta: float) -> torch.Tensor:
-    """The training objective of ``method`` on per-example losses ``l`` and labels ``y`` (1 = labelled sensitive)."""
-    y = y.to(ell.dtype)
-    if method == "unsupervised":
-        return unsupervised_risk(ell, y)
-    if method == "supervised":
-        return supervised_risk(ell, y)
-    if method == "pu":
-        return pu_risk(ell, y, beta, nonnegative=False)
-    if method == "pu_nn":
-        return pu_risk(ell, y, beta, nonnegative=True)
-    raise ValueError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
 
 
 # --------------------------------------------------------------------------------------

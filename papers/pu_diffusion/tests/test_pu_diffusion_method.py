@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from papers.pu_diffusion.baselines import risk
 from papers.pu_diffusion.method import (
     NoiseSchedule,
     ddim_sample,
@@ -17,7 +18,6 @@ from papers.pu_diffusion.method import (
     pu_risk,
     pu_risk_terms,
     q_sample,
-    risk,
     sample,
 )
 

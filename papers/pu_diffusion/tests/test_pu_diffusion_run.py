@@ -2,6 +2,7 @@
 figures, and bad input. A real-data smoke cell is marked ``data`` (skips without Fashion-MNIST)."""
 
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,9 @@ import torch
 
 import papers.pu_diffusion.config as CM
 from common.config import ConfigError, resolve
+from papers.pu_diffusion import figures as FIG
 from papers.pu_diffusion import run as R
+from papers.pu_diffusion import train as TR
 
 
 def _synthetic(dataset, split):
@@ -55,7 +58,7 @@ def test_smoke_cell_resume_and_reference_rows(env):
     assert grid.shape == (16, 1, 16, 16) and grid.dtype == np.uint8
     assert all(r["dataset"] == "synthetic_squares_16px" for r in rows)
     # the judge is cached and reused
-    caches = list((env / "runs" / "pu_diffusion" / "_cache").glob("judge_*.pt"))
+    caches = list((env / "runs" / "pu_diffusion" / "_cache").glob("judge-*/judge.pt"))
     assert len(caches) == 1
     # a re-run in the same folder resumes from the final checkpoint and reproduces the metrics
     again = {(r.get("method", cfg.method), r["metric"]): r["value"] for r in R.run(cfg, workdir=wd)}
@@ -65,18 +68,24 @@ def test_smoke_cell_resume_and_reference_rows(env):
     assert len(json.loads((wd / "train_loss.json").read_text())) == cfg.num_epochs
 
 
-def test_smoke_pu_cell_and_figure(env, monkeypatch):
-    wd = env / "runs" / "pu_diffusion" / "t1" / "abc123"
+def test_smoke_pu_cell_and_figures_from_results_only(env):
+    wd = env / "runs" / "pu_diffusion" / "x_methods" / "abc123"
     wd.mkdir(parents=True)
     rows = R.run(_cfg(method="pu", judge_epochs=1), workdir=wd)
     assert {r["metric"] for r in rows} >= {"nonsensitive_rate_pct", "fid_judgefeat"}
     assert not any(r.get("method") == "real_unlabeled_data" for r in rows)
+    # figures read results/ only: with runs/ gone they are still drawn from the CSVs
     res = env / "results"
     res.mkdir()
-    pd.DataFrame([{"run_id": "abc123", "method": "pu", "setting": "normal=clothes,beta=0.1", "seed": 0,
-                   "metric": "nonsensitive_rate_pct", "value": 1.0}]).to_csv(res / "t1_runs.csv", index=False)
-    R.make_figures(res, "smoke")
-    assert (res / "t1_samples.png").stat().st_size > 1000
+    recs = [{"method": m, "setting": "normal=clothes", "seed": k, "metric": metric, "value": v + k}
+            for k in range(2) for m in ("unsupervised", "pu")
+            for metric, v in (("nonsensitive_rate_pct", 90.0), ("fid_judgefeat", 30.0))]
+    pd.DataFrame(recs).to_csv(res / "x_methods_runs.csv", index=False)
+    beta = [{**r, "setting": "normal=clothes;beta=0.2"} for r in recs if r["method"] == "pu"]
+    pd.DataFrame(beta).to_csv(res / "x_beta_runs.csv", index=False)
+    shutil.rmtree(env / "runs")
+    FIG.make_figures(res, "smoke")
+    assert (res / "x_methods.png").stat().st_size > 1000 and (res / "x_beta.png").stat().st_size > 1000
 
 
 def test_bad_input_fails_before_writing(env):
@@ -98,11 +107,11 @@ def test_bad_input_fails_before_writing(env):
 
 
 def test_cosine_schedule_with_warmup():
-    assert R.cosine_with_warmup(0, 10, 100) == 0.0
-    assert R.cosine_with_warmup(5, 10, 100) == pytest.approx(0.5)
-    assert R.cosine_with_warmup(10, 10, 100) == pytest.approx(1.0)
-    assert R.cosine_with_warmup(55, 10, 100) == pytest.approx(0.5)
-    assert R.cosine_with_warmup(100, 10, 100) == pytest.approx(0.0, abs=1e-12)
+    assert TR.cosine_with_warmup(0, 10, 100) == 0.0
+    assert TR.cosine_with_warmup(5, 10, 100) == pytest.approx(0.5)
+    assert TR.cosine_with_warmup(10, 10, 100) == pytest.approx(1.0)
+    assert TR.cosine_with_warmup(55, 10, 100) == pytest.approx(0.5)
+    assert TR.cosine_with_warmup(100, 10, 100) == pytest.approx(0.0, abs=1e-12)
 
 
 def test_full_profile_is_the_paper_setting():
@@ -141,7 +150,7 @@ def test_inception_fid_path_with_local_weights(tmp_path):
     torch.manual_seed(0)
     path = tmp_path / "inception.pth"
     torch.save(inception_v3(weights=None, aux_logits=True, init_weights=False).state_dict(), path)
-    feats = R.inception_features(str(path), torch.rand(3, 1, 16, 16) * 2 - 1, "cpu")
+    feats = TR.inception_features(str(path), torch.rand(3, 1, 16, 16) * 2 - 1, "cpu")
     assert feats.shape == (3, 2048) and np.isfinite(feats).all()
     with pytest.raises(FileNotFoundError):
-        R.inception_features(str(tmp_path / "missing.pth"), torch.zeros(1, 1, 16, 16), "cpu")
+        TR.inception_features(str(tmp_path / "missing.pth"), torch.zeros(1, 1, 16, 16), "cpu")
