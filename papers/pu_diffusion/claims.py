@@ -1,58 +1,114 @@
-"""The paper's claims as checks over the aggregated results (table t1)."""
+"""The paper's claims as noise-aware checks over the aggregated results (``x_methods``).
 
-from common.claims import Claim, compare, fmt, held, not_held
+Sources: the abstract (the paper's tables could not be read here) and the official code. Every rate
+claim requires the judge to separate normal from sensitive test images 10 points above chance: a
+judge near chance would make any non-sensitive rate meaningless. Comparisons are seed-paired (each
+seed shares the PU split between methods); margins (3 points of non-sensitive rate) exceed the
+measured cross-thread drift of a quick cell (README, "Drift").
+"""
+
+from common.claims import (
+    Claim,
+    combine,
+    compare,
+    decide,
+    fmt,
+    held,
+    inconclusive,
+    not_held,
+    paired,
+    requires,
+    t_interval,
+)
 
 T = "x_methods"
-RATE, FID = "nonsensitive_rate_pct", "fid_judgefeat"
+RATE = "nonsensitive_rate_pct"
+RATE_MARGIN = 3.0        # points of non-sensitive rate; >= the measured drift (README, "Drift")
+FID_TOLERANCE = 1.10     # "without compromising quality": FID(PU) below 1.10 x FID(Unsupervised)
+JUDGE_MARGIN = 10.0      # judge accuracy must exceed chance by this many points
+TRUE_NORMAL_SHARE = 100 * 10 / 11   # share of normal images in the unlabelled set (10 : 1 unlabelled)
 
 
-def _fid_metric(res):
-    metrics = set(res.cells(T)["metric"])
-    return FID if FID in metrics else "fid_inception"
+def _fid_metric(res) -> str:
+    return "fid_judgefeat" if "fid_judgefeat" in set(res.cells(T)["metric"]) else "fid_inception"
 
 
-def _pu_beats_unsupervised(res):
-    return compare(res.mean(T, method="pu", metric=RATE), ">", res.mean(T, method="unsupervised", metric=RATE),
-                   "non-sensitive rate PU (%)", "Unsupervised (%)", margin=1.0)
+def _judge_beats_chance(res) -> None:
+    acc = res.mean(T, metric="judge_normal_vs_sensitive_acc_pct")
+    chance = res.mean(T, metric="judge_chance_pct")
+    requires(acc >= chance + JUDGE_MARGIN, f"judge normal-vs-sensitive accuracy {acc:.1f}% is not "
+             f"{JUDGE_MARGIN:g} points above chance ({chance:.1f}%): no rate can be read")
 
 
-def _pu_beats_supervised(res):
-    return compare(res.mean(T, method="pu", metric=RATE), ">", res.mean(T, method="supervised", metric=RATE),
-                   "non-sensitive rate PU (%)", "Supervised (%)")
+def _rate_vs(baseline: str):
+    def check(res):
+        _judge_beats_chance(res)
+        return paired(res, T, {"method": "pu"}, {"method": baseline}, RATE, margin=RATE_MARGIN,
+                      a_name="PU", b_name=baseline.capitalize())
+    return check
 
 
 def _quality_kept(res):
-    """FID of PU within 10% (relative) of the Unsupervised model trained on the same data."""
+    """Per seed, FID(PU) - 1.10 x FID(Unsupervised) < 0 (t interval over seeds)."""
     m = _fid_metric(res)
-    pu, un = res.mean(T, method="pu", metric=m), res.mean(T, method="unsupervised", metric=m)
-    text = f"FID PU = {fmt(pu)} vs Unsupervised = {fmt(un)} (held when PU <= 1.10 x Unsupervised)"
-    return held(text) if pu <= 1.10 * un else not_held(text)
+    pu, un = res.seeds(T, method="pu", metric=m), res.seeds(T, method="unsupervised", metric=m)
+    common = pu.index.intersection(un.index)
+    est, lo, hi = t_interval((pu.loc[common] - FID_TOLERANCE * un.loc[common]).to_numpy(float))
+    return decide(est, lo, hi, 0.0, f"FID PU - {FID_TOLERANCE:g} x FID Unsupervised ({m}, {len(common)} seeds)",
+                  higher=False)
 
 
 def _prevents_without_compromise(res):
-    a, b = _pu_beats_unsupervised(res), _quality_kept(res)
-    text = f"[rate] {a.evidence}; [quality] {b.evidence}"
-    if "not measured" in (a.status, b.status):
-        return a if a.status == "not measured" else b
-    return held(text) if a.status == b.status == "held" else not_held(text)
+    return combine({"rate": _rate_vs("unsupervised")(res), "quality": _quality_kept(res)})
 
 
-def _nn_variant_also_prevents(res):
-    return compare(res.mean(T, method="pu_nn", metric=RATE), ">", res.mean(T, method="unsupervised", metric=RATE),
-                   "non-sensitive rate PU-nn (%)", "Unsupervised (%)", margin=1.0)
+def _judge_sanity(res):
+    acc = res.mean(T, metric="judge_normal_vs_sensitive_acc_pct")
+    chance = res.mean(T, metric="judge_chance_pct")
+    return compare(acc, ">=", chance, "judge normal-vs-sensitive test accuracy (%)", "chance (%)",
+                   margin=JUDGE_MARGIN)
+
+
+def _abs_inactive(res):
+    """The absolute value of the PU risk (and pu_nn's non-negative branch) acts only on steps whose
+    batch negative-class risk is below 0; a deterministic count of the training steps."""
+    pct = res.runs(T, method="pu", metric="pu_negative_risk_below0_steps_pct")["value"].max()
+    return compare(pct, "<", 1.0, "largest share of PU training steps with negative-class risk < 0 (%)", "1 %")
+
+
+def _real_data_rate(res):
+    """The judge rates the real unlabelled training set near its true normal share 10/11 = 90.9 %: held when
+    the t interval over seeds lies within 3 points of it, not held when entirely outside."""
+    s = res.seeds(T, method="real_unlabeled_data", metric=RATE)
+    est, lo, hi = t_interval((s - TRUE_NORMAL_SHARE).to_numpy(float))
+    text = f"judged rate of the real unlabelled set - 90.91 = {fmt(est)} [{fmt(lo)}, {fmt(hi)}] (95% CI; tolerance ±3)"
+    kw = dict(effect=est, ci=(lo, hi), margin=3.0)
+    if -3.0 <= lo and hi <= 3.0:
+        return held(text, **kw)
+    return not_held(text, **kw) if lo > 3.0 or hi < -3.0 else inconclusive(text, **kw)
 
 
 CLAIMS = [
-    Claim("C1", "PU diffusion prevents the generation of sensitive data without compromising image quality "
-          "(higher non-sensitive rate than Unsupervised by > 1 point, FID within 10%)", "Abstract",
-          _prevents_without_compromise),
-    Claim("C2", "PU diffusion yields a higher non-sensitive rate than the Unsupervised diffusion model",
-          "Abstract (paraphrased)", _pu_beats_unsupervised),
-    Claim("C3", "PU diffusion keeps sample quality: FID comparable to (within 10% of) Unsupervised",
-          "Abstract (paraphrased)", _quality_kept),
-    Claim("C4", "PU diffusion yields a higher non-sensitive rate than the Supervised approach, which treats "
+    Claim("C1", "PU diffusion prevents the generation of sensitive data without compromising image quality: a "
+          "higher non-sensitive rate than the Unsupervised DDPM (by > 3 points) and an FID within 10% of it",
+          "Abstract", _prevents_without_compromise),
+    Claim("C2", "PU diffusion yields a higher non-sensitive rate than the Supervised approach, which treats "
           "unlabelled data as normal", "Abstract / method motivation (paraphrased: maximising the ELBO of "
-          "unlabelled data also fits the sensitive data it contains)", _pu_beats_supervised),
-    Claim("C5", "The non-negative (nnPU-style) variant of the PU objective also prevents sensitive generation",
-          "official code, models/losses.py PUBaseLoss(use_abs=False) (our check, not a paper statement)", _nn_variant_also_prevents),
+          "unlabelled data also fits the sensitive data it contains)", _rate_vs("supervised")),
+    Claim("S1", "The judge separates normal from sensitive test images at least 10 points above chance",
+          "protocol (precondition of C1, C2)", _judge_sanity, kind="sanity"),
+    Claim("S2", "At beta = 0.1 the PU negative-class risk is below 0 on < 1% of training steps, so the "
+          "absolute-value form, the non-negative variant (pu_nn) and the plain unbiased risk coincide",
+          "official code, models/losses.py PUBaseLoss (use_abs)", _abs_inactive, kind="sanity"),
+    Claim("S3", "The judge rates the real unlabelled training set within 3 points of its true normal share (90.9%)",
+          "protocol (split and judge agree)", _real_data_rate, kind="sanity"),
+]
+
+HEADLINE = [
+    dict(table=T, metric=RATE, rows="method", cols="dataset", row_order=["unsupervised", "supervised", "pu",
+                                                                         "real_unlabeled_data"],
+         title="Non-sensitive rate (%) of generated images (higher is better)"),
+    dict(table=T, metric="fid_judgefeat", rows="method", cols="dataset",
+         row_order=["unsupervised", "supervised", "pu", "real_unlabeled_data"],
+         title="FID to real normal test images, judge-CNN features (lower is better)"),
 ]

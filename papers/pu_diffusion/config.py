@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from common.config import BaseConfig
+from common.config import BaseConfig, ConfigError
 
 DATASETS = ("mnist", "fashion_mnist", "cifar10", "stl10")
 SAMPLERS = ("ddpm", "ddim")
@@ -12,6 +12,16 @@ PARTITIONS = {
     ("cifar10", "vehicles"): (0, 1, 8, 9), ("cifar10", "animals"): (2, 3, 4, 5, 6, 7),
     ("stl10", "vehicles"): (0, 2, 8, 9), ("stl10", "animals"): (1, 3, 4, 5, 6, 7),
     ("fashion_mnist", "clothes"): (0, 1, 2, 3, 4, 6, 8),
+}
+
+
+# Images per class (0..9) of the official train / test splits: an impossible split size fails in validate().
+CLASS_COUNTS = {
+    "mnist": ((5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949),
+              (980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009)),
+    "fashion_mnist": ((6000,) * 10, (1000,) * 10),
+    "cifar10": ((5000,) * 10, (1000,) * 10),
+    "stl10": ((500,) * 10, (800,) * 10),
 }
 
 
@@ -72,6 +82,9 @@ class Config(BaseConfig):
     """Peak learning rate of the judge's one-cycle Adam schedule (ours: the paper's judge is not described)."""
     judge_batch: int = 128
     """Mini-batch size of the judge's training."""
+    judge_seed: int = 0
+    """Seed of the judge CNN (its subset, order and initialisation). Fixed across run seeds on purpose: one
+    ruler measures every method and seed, so the seed-paired comparisons are not blurred by the judge."""
     fid_features: str = "judge"
     """judge (penultimate layer of our CNN trained on real data) | inception (torchvision Inception-v3
     pool features; needs ``inception_weights``)."""
@@ -86,44 +99,65 @@ class Config(BaseConfig):
 
     def validate(self) -> None:
         if self.dataset not in DATASETS:
-            raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
+            raise ConfigError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         from .baselines import METHODS
         if self.method not in METHODS:
-            raise ValueError(f"method must be one of {tuple(METHODS)}, got {self.method!r}")
+            raise ConfigError(f"method must be one of {tuple(METHODS)}, got {self.method!r}")
         if self.sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+            raise ConfigError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if not 0.0 <= self.beta < 1.0:
-            raise ValueError(f"beta must be in [0, 1), got {self.beta}")
+            raise ConfigError(f"beta must be in [0, 1), got {self.beta}")
         if (self.dataset, self.normal) not in PARTITIONS:
             valid = [n for d, n in PARTITIONS if d == self.dataset]
-            raise ValueError(f"normal={self.normal!r} is not a partition of {self.dataset}; valid: {valid}")
+            raise ConfigError(f"normal={self.normal!r} is not a partition of {self.dataset}; valid: {valid}")
         for k in ("n_unlabeled_normal", "n_labeled_sensitive", "n_test", "num_epochs", "batch_size",
                   "n_generate", "judge_epochs", "image_size", "judge_batch"):
             if getattr(self, k) < 1:
-                raise ValueError(f"{k} must be >= 1, got {getattr(self, k)}")
+                raise ConfigError(f"{k} must be >= 1, got {getattr(self, k)}")
         if not self.judge_lr > 0 or not self.learning_rate > 0:
-            raise ValueError(f"judge_lr and learning_rate must be > 0, got {self.judge_lr}, {self.learning_rate}")
+            raise ConfigError(f"judge_lr and learning_rate must be > 0, got {self.judge_lr}, {self.learning_rate}")
         if self.n_unlabeled_sensitive < 0:
-            raise ValueError(f"n_unlabeled_sensitive must be >= 0, got {self.n_unlabeled_sensitive}")
+            raise ConfigError(f"n_unlabeled_sensitive must be >= 0, got {self.n_unlabeled_sensitive}")
         if self.n_generate < 2:
-            raise ValueError("n_generate must be >= 2 for FID")
+            raise ConfigError("n_generate must be >= 2 for FID")
         levels = len(self.block_out_channels)
         if self.image_size % (2 ** (levels - 1)):
-            raise ValueError(f"image_size {self.image_size} must be divisible by 2^(levels-1) = {2 ** (levels - 1)}")
+            raise ConfigError(f"image_size {self.image_size} must be divisible by 2^(levels-1) = {2 ** (levels - 1)}")
         if any(not 0 <= a < levels for a in self.attn_levels):
-            raise ValueError(f"attn_levels {self.attn_levels} must index the {levels} UNet levels")
+            raise ConfigError(f"attn_levels {self.attn_levels} must index the {levels} UNet levels")
         if not 0 <= self.num_inference_steps <= self.num_train_timesteps:
-            raise ValueError(f"num_inference_steps must be in [0, {self.num_train_timesteps}]")
+            raise ConfigError(f"num_inference_steps must be in [0, {self.num_train_timesteps}]")
+        self._validate_split_sizes()
         if self.fid_features not in ("judge", "inception"):
-            raise ValueError(f"fid_features must be 'judge' or 'inception', got {self.fid_features!r}")
+            raise ConfigError(f"fid_features must be 'judge' or 'inception', got {self.fid_features!r}")
         if self.fid_features == "inception" and not self.inception_weights:
-            raise ValueError("fid_features=inception needs inception_weights (path to the torchvision "
+            raise ConfigError("fid_features=inception needs inception_weights (path to the torchvision "
                              "inception_v3 ImageNet state dict); they cannot be downloaded here")
+
+
+    def _validate_split_sizes(self) -> None:
+        """The PU split and the FID reference must fit in the official splits (class counts above)."""
+        train, test = CLASS_COUNTS[self.dataset]
+        normal = set(self.normal_classes)
+        n_norm = sum(c for k, c in enumerate(train) if k in normal)
+        n_sens = sum(c for k, c in enumerate(train) if k not in normal)
+        n_test = sum(c for k, c in enumerate(test) if k in normal)
+        if self.n_unlabeled_normal > n_norm:
+            raise ConfigError(f"n_unlabeled_normal={self.n_unlabeled_normal} but the {self.dataset} training split "
+                              f"has only {n_norm} normal images ({self.normal})")
+        if self.n_labeled_sensitive + self.n_unlabeled_sensitive > n_sens:
+            raise ConfigError(f"n_labeled_sensitive + n_unlabeled_sensitive = "
+                              f"{self.n_labeled_sensitive + self.n_unlabeled_sensitive} but the {self.dataset} training "
+                              f"split has only {n_sens} sensitive images ({self.normal})")
+        if self.n_test > n_test:
+            raise ConfigError(f"n_test={self.n_test} but the {self.dataset} test split has only {n_test} normal images")
 
 
 # Quick profile (CPU, 2 cores): Fashion-MNIST, footwear (sandal 5, sneaker 7, ankle boot 9) sensitive,
 # the same 10 : 1 : 1 split proportions scaled down, 16x16 grey images, a small UNet, DDIM sampling.
+# threads=2: fixed, so a rerun on any machine with >= 2 cores uses the same kernels' partitioning.
 QUICK = {
+    "threads": 2,
     "dataset": "fashion_mnist",
     "normal": "clothes",
     "n_unlabeled_normal": 2500,

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from common.runtime import paper_logger, setup
+from common.config import ConfigError
+from common.runtime import derive_seed, paper_logger, setup
 
 from .config import Config
 from .data import load_images, make_pu_split, normal_test_indices, to_model_space
@@ -35,9 +36,12 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     t0 = time.time()
     xtr_raw, ytr, name = load_images(cfg.dataset, "train")
     xte_raw, yte, _ = load_images(cfg.dataset, "test")
-    split = make_pu_split(ytr, cfg.normal_classes, cfg.n_unlabeled_normal, cfg.n_unlabeled_sensitive,
-                          cfg.n_labeled_sensitive, cfg.seed)
-    test_idx = normal_test_indices(yte, cfg.normal_classes, cfg.n_test)
+    try:   # validate() checks the official class counts; this catches other copies (subsets, test data)
+        split = make_pu_split(ytr, cfg.normal_classes, cfg.n_unlabeled_normal, cfg.n_unlabeled_sensitive,
+                              cfg.n_labeled_sensitive, derive_seed(cfg.seed, "pu_split"))
+        test_idx = normal_test_indices(yte, cfg.normal_classes, cfg.n_test)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
     paper_size = {"mnist": 32, "cifar10": 32, "stl10": 96}.get(name)
     dataset = name if cfg.image_size == paper_size else f"{name}_{cfg.image_size}px"
 
@@ -83,6 +87,7 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
         {"metric": "pu_negative_risk_below0_steps_pct", "value": neg_pct},
         {"metric": "judge_test_acc_pct", "value": jm["judge_test_acc_pct"], "n": n_test},
         {"metric": "judge_normal_vs_sensitive_acc_pct", "value": jm["judge_normal_vs_sensitive_acc_pct"], "n": n_test},
+        {"metric": "judge_chance_pct", "value": jm["judge_chance_pct"], "n": n_test},
         {"metric": "train_time_s", "value": t_train},
         {"metric": "sample_time_s", "value": t_sample},
         {"metric": "data_and_judge_time_s", "value": t_data},
@@ -91,7 +96,7 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
         # Reference rows (once per seed): the real unlabelled training set judged like the samples, and
         # its FID to the test reference -- what a perfect density model of U would score.
         xu = x_train[y_train == 0]
-        ku = torch.randperm(len(xu), generator=torch.Generator().manual_seed(cfg.seed))[:len(gen)]
+        ku = torch.randperm(len(xu), generator=torch.Generator().manual_seed(derive_seed(cfg.seed, "reference")))[:len(gen)]
         rows.append({"method": "real_unlabeled_data", "metric": "nonsensitive_rate_pct",
                      "value": 100 * float(np.mean(np.isin(predict(judge, xu[ku], device), normal))), "n": len(ku)})
         if cfg.fid_features == "judge":

@@ -1,7 +1,11 @@
 """Training and evaluation networks of a PU-diffusion run: the judge / FID-feature CNN (trained once on
 the real labelled training split, cached with ``common.cache``), the DDPM trainer of the official code
-(AdamW, cosine schedule with warm-up, grad-norm clipping, a checkpoint per epoch in the run folder so a
-run resumes), sampling, and the feature extractors of the metrics.
+(AdamW, cosine schedule with warm-up from ``torch.optim.lr_scheduler``, grad-norm clipping, a checkpoint
+per epoch in the run folder so a run resumes), sampling, and the feature extractors of the metrics.
+
+Every random choice of a run draws from a named stream of its seed (``derive_seed``): ``init`` (UNet
+weights), ``batch_order``, ``diffusion_noise`` (timesteps and noise of the loss), ``sampling``; the
+judge draws from ``judge_seed`` (one judge for every run seed) and never touches the global generator.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from common.cache import cache_entry
-from common.runtime import paper_logger
+from common.runtime import derive_seed, paper_logger
 
 from .baselines import risk
 from .config import Config
@@ -31,11 +35,10 @@ log = paper_logger(SLUG)
 
 def _train_judge(cfg: Config, net: JudgeCNN, xtr: torch.Tensor, ytr, device) -> dict[str, torch.Tensor]:
     """10-class training of ``net`` on the real labelled training split (one-cycle Adam)."""
-    g = torch.Generator().manual_seed(12345)      # the judge does not depend on the run's seed
+    g = torch.Generator().manual_seed(derive_seed(cfg.judge_seed, "judge_data"))
     n = len(xtr) if cfg.judge_train_size == 0 else min(cfg.judge_train_size, len(xtr))
     idx = torch.randperm(len(xtr), generator=g)[:n]
     x, y = xtr[idx], torch.as_tensor(ytr)[idx]
-    torch.manual_seed(12345)
     opt = torch.optim.Adam(net.parameters(), lr=cfg.judge_lr)
     bs = cfg.judge_batch
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.judge_lr, total_steps=cfg.judge_epochs * math.ceil(n / bs))
@@ -58,10 +61,13 @@ def _train_judge(cfg: Config, net: JudgeCNN, xtr: torch.Tensor, ytr, device) -> 
 def get_judge(cfg: Config, xtr: torch.Tensor, ytr, data_name: str, device) -> JudgeCNN:
     """The judge CNN of this dataset and resolution, from the cache or trained now."""
     key = {"data": data_name, "size": cfg.image_size, "ch": cfg.in_channels, "epochs": cfg.judge_epochs,
-           "n": cfg.judge_train_size, "lr": cfg.judge_lr, "batch": cfg.judge_batch, "v": 3}
-    net = JudgeCNN(cfg.in_channels).to(device)
-    state = cache_entry(SLUG, "judge", key).load_or_compute(
-        "judge.pt", lambda: _train_judge(cfg, net, xtr, ytr, device), fmt="torch")
+           "n": cfg.judge_train_size, "lr": cfg.judge_lr, "batch": cfg.judge_batch, "seed": cfg.judge_seed,
+           "threads": torch.get_num_threads(), "v": 4}
+    with torch.random.fork_rng(devices=[]):   # the judge leaves the global generator as it found it
+        torch.manual_seed(derive_seed(cfg.judge_seed, "judge_init"))
+        net = JudgeCNN(cfg.in_channels).to(device)
+        state = cache_entry(SLUG, "judge", key).load_or_compute(
+            "judge.pt", lambda: _train_judge(cfg, net, xtr, ytr, device), fmt="torch")
     net.load_state_dict(state)
     return net.eval()
 
@@ -118,12 +124,17 @@ def build_unet(cfg: Config) -> UNet:
     return UNet(cfg.in_channels, cfg.block_out_channels, cfg.layers_per_block, cfg.attn_levels, cfg.norm_groups)
 
 
-def cosine_with_warmup(step: int, warmup: int, total: int) -> float:
-    """LR factor of diffusers' get_cosine_schedule_with_warmup (num_cycles = 0.5)."""
-    if step < warmup:
-        return step / max(1, warmup)
-    progress = (step - warmup) / max(1, total - warmup)
-    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+def cosine_with_warmup(opt: torch.optim.Optimizer, warmup: int, total: int):
+    """Linear warm-up over ``warmup`` steps, then a half cosine to 0 at step ``total`` (the schedule of
+    diffusers' get_cosine_schedule_with_warmup, built from torch's schedulers; the warm-up starts at
+    lr / warmup instead of 0)."""
+    from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
+
+    cosine = CosineAnnealingLR(opt, T_max=max(1, total - warmup))
+    if warmup <= 0:
+        return cosine
+    warm = LinearLR(opt, start_factor=1.0 / warmup, end_factor=1.0, total_iters=warmup)
+    return SequentialLR(opt, [warm, cosine], milestones=[warmup])
 
 
 def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device,
@@ -131,13 +142,15 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device,
     """Train eps_theta with the method's risk; returns the model, per-epoch mean losses, and the % of
     steps on which the PU negative-class risk E_U[l] - beta E_P[l] of the batch was below zero (where
     the absolute-value and non-negative PU forms differ)."""
+    torch.manual_seed(derive_seed(cfg.seed, "init"))
     model = build_unet(cfg).to(device)
     schedule = NoiseSchedule.linear(cfg.num_train_timesteps)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
     steps_per_epoch = math.ceil(len(x) / cfg.batch_size)
     total = steps_per_epoch * cfg.num_epochs
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: cosine_with_warmup(s, cfg.num_warmup_steps, total))
-    gen = torch.Generator().manual_seed(cfg.seed)
+    sched = cosine_with_warmup(opt, cfg.num_warmup_steps, total)
+    gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "batch_order"))
+    noise = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "diffusion_noise"))
     start, history, n_neg, n_steps = 0, [], 0, 0
     ckpt = workdir / "checkpoint.pt" if workdir else None
     if ckpt and ckpt.is_file():
@@ -146,7 +159,7 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device,
         opt.load_state_dict(state["opt"])
         sched.load_state_dict(state["sched"])
         gen.set_state(state["gen"])
-        torch.set_rng_state(state["torch_rng"])
+        noise.set_state(state["noise"])
         start, history = int(state["epoch"]), [float(v) for v in state["history"]]
         n_neg, n_steps = int(state["n_neg"]), int(state["n_steps"])
         log.info("resumed from epoch %d", start)
@@ -156,7 +169,7 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device,
         total_loss = 0.0
         for i in range(0, len(x), cfg.batch_size):
             b = perm[i:i + cfg.batch_size]
-            ell = per_example_loss(model, schedule, x[b].to(device))
+            ell = per_example_loss(model, schedule, x[b].to(device), generator=noise)
             loss = risk(cfg.method, ell, y[b].to(device), cfg.beta)
             with torch.no_grad():
                 n_neg += int(pu_risk_terms(ell, y[b].to(device).float(), cfg.beta)[1] < 0)
@@ -172,7 +185,7 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device,
         if ckpt:
             tmp = ckpt.with_suffix(".tmp")
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "sched": sched.state_dict(),
-                        "gen": gen.get_state(), "torch_rng": torch.get_rng_state(), "epoch": epoch + 1,
+                        "gen": gen.get_state(), "noise": noise.get_state(), "epoch": epoch + 1,
                         "history": history, "n_neg": n_neg, "n_steps": n_steps}, tmp)
             tmp.replace(ckpt)
     model.eval()
@@ -181,7 +194,7 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device,
 
 def generate(cfg: Config, model, device, bs: int = 200) -> torch.Tensor:
     schedule = NoiseSchedule.linear(cfg.num_train_timesteps)
-    g = torch.Generator(device=device).manual_seed(10_000 + cfg.seed)
+    g = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "sampling"))
     out = []
     for i in range(0, cfg.n_generate, bs):
         n = min(bs, cfg.n_generate - i)

@@ -1,7 +1,9 @@
 """Smoke runs of a table cell through run() on synthetic stand-in images (no dataset needed), resume,
 figures, and bad input. A real-data smoke cell is marked ``data`` (skips without Fashion-MNIST)."""
 
+import dataclasses
 import json
+import math
 import shutil
 
 import numpy as np
@@ -97,7 +99,7 @@ def test_bad_input_fails_before_writing(env):
         R.run(_cfg(method="gan"), workdir=wd)
     with pytest.raises(ValueError, match="not a partition of fashion_mnist"):
         R.run(_cfg(normal="even"), workdir=wd)
-    with pytest.raises(ValueError, match="only 420 normal"):        # 7 normal classes x 60 images
+    with pytest.raises(ConfigError, match="only 420 normal"):        # 7 normal classes x 60 images
         R.run(_cfg(n_unlabeled_normal=421), workdir=wd)
     with pytest.raises(ValueError, match="inception_weights"):
         R.run(_cfg(fid_features="inception"), workdir=wd)
@@ -106,12 +108,52 @@ def test_bad_input_fails_before_writing(env):
     assert list(wd.iterdir()) == []
 
 
-def test_cosine_schedule_with_warmup():
-    assert TR.cosine_with_warmup(0, 10, 100) == 0.0
-    assert TR.cosine_with_warmup(5, 10, 100) == pytest.approx(0.5)
-    assert TR.cosine_with_warmup(10, 10, 100) == pytest.approx(1.0)
-    assert TR.cosine_with_warmup(55, 10, 100) == pytest.approx(0.5)
-    assert TR.cosine_with_warmup(100, 10, 100) == pytest.approx(0.0, abs=1e-12)
+def test_impossible_split_sizes_fail_in_validate():
+    """Against the official class counts, before any data is read or folder made: one ConfigError."""
+    with pytest.raises(ConfigError, match="only 42000 normal"):          # 7 classes x 6,000 Fashion-MNIST images
+        resolve(CM.Config, CM, "quick", cell={"n_unlabeled_normal": 42001})
+    with pytest.raises(ConfigError, match="only 18000 sensitive"):
+        resolve(CM.Config, CM, "quick", cell={"n_labeled_sensitive": 9000, "n_unlabeled_sensitive": 9001})
+    with pytest.raises(ConfigError, match="test split has only 7000 normal"):
+        resolve(CM.Config, CM, "quick", cell={"n_test": 7001})
+    with pytest.raises(ConfigError, match="only 29492 normal"):          # MNIST even digits
+        resolve(CM.Config, CM, "full", cell={"normal": "even", "n_unlabeled_normal": 30000})
+
+
+def test_cosine_schedule_with_warmup_follows_the_diffusers_shape():
+    """torch's LinearLR + CosineAnnealingLR give diffusers' cosine-with-warm-up after the warm-up, and a
+    linear ramp from lr/warmup to lr during it."""
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=2.0)
+    sched = TR.cosine_with_warmup(opt, warmup=10, total=100)
+    lrs = []
+    for _ in range(100):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(2.0 / 10) and lrs[5] == pytest.approx(2.0 * (0.1 + 0.9 * 0.5))
+    for step in (10, 30, 55, 80, 99):
+        want = 2.0 * 0.5 * (1 + math.cos(math.pi * (step - 10) / 90))
+        assert lrs[step] == pytest.approx(want, rel=1e-9, abs=1e-12)
+    assert max(lrs) == pytest.approx(2.0) and lrs[99] < 0.01
+
+
+def test_judge_cache_does_not_change_the_run(env):
+    """The first cell trains the judge, later cells load it: both must give the same numbers (the judge
+    leaves the global generator alone), and seeds must give different runs."""
+    cfg = _cfg(method="pu", judge_epochs=1)
+    first = {r["metric"]: r["value"] for r in R.run(cfg)}
+    assert list((env / "runs" / "pu_diffusion" / "_cache").glob("judge-*/judge.pt"))
+    again = {r["metric"]: r["value"] for r in R.run(cfg)}
+    for m in ("final_train_loss", "fid_judgefeat", "nonsensitive_rate_pct"):
+        assert again[m] == first[m]
+    other = {r["metric"]: r["value"] for r in R.run(dataclasses.replace(cfg, seed=1))}
+    assert other["final_train_loss"] != first["final_train_loss"]
+    # training a judge (a cache miss: another judge_seed) leaves the global generator as it was
+    from papers.pu_diffusion.data import to_model_space
+    x, y, _ = _synthetic("fashion_mnist", "train")
+    before = torch.get_rng_state()
+    TR.get_judge(dataclasses.replace(cfg, judge_seed=7), to_model_space(x, 16, 1), y, "synthetic", "cpu")
+    assert torch.equal(torch.get_rng_state(), before)
 
 
 def test_full_profile_is_the_paper_setting():
