@@ -3,8 +3,10 @@
 Sources: the abstract (the paper's tables could not be read here) and the official code. Every rate
 claim requires the judge to separate normal from sensitive test images 10 points above chance: a
 judge near chance would make any non-sensitive rate meaningless. Comparisons are seed-paired (each
-seed shares the PU split between methods); margins (3 points of non-sensitive rate) exceed the
-measured cross-thread drift of a quick cell (README, "Drift").
+seed shares the PU split between methods); the margin (3 points of non-sensitive rate) exceeds the
+measured cross-thread drift of a quick cell (0.25 points) and the 2-3 points issue 13 reported
+across machines; the FID tolerance (10 %, about 2-3 FID points) is of the order of the measured FID
+drift (2.4 points between 1 and 2 threads, README "Drift").
 """
 
 from common.claims import (
@@ -97,8 +99,8 @@ CLAIMS = [
           "unlabelled data also fits the sensitive data it contains)", _rate_vs("supervised")),
     Claim("S1", "The judge separates normal from sensitive test images at least 10 points above chance",
           "protocol (precondition of C1, C2)", _judge_sanity, kind="sanity"),
-    Claim("S2", "At beta = 0.1 the PU negative-class risk is below 0 on < 1% of training steps, so the "
-          "absolute-value form, the non-negative variant (pu_nn) and the plain unbiased risk coincide",
+    Claim("S2", "At beta = 0.1 the PU negative-class risk is below 0 on < 1% of training steps, the only steps "
+          "where the absolute-value form, the non-negative variant (pu_nn) and the plain unbiased risk differ",
           "official code, models/losses.py PUBaseLoss (use_abs)", _abs_inactive, kind="sanity"),
     Claim("S3", "The judge rates the real unlabelled training set within 3 points of its true normal share (90.9%)",
           "protocol (split and judge agree)", _real_data_rate, kind="sanity"),
@@ -112,3 +114,7 @@ HEADLINE = [
          row_order=["unsupervised", "supervised", "pu", "real_unlabeled_data"],
          title="FID to real normal test images, judge-CNN features (lower is better)"),
 ]
+
+# A small quick cell CI reruns and compares with the committed value (common.drift). Measured between 1 and 2
+# threads (README "Drift"): FID 2.38 (the judge itself is retrained), rate 0.25, judge accuracy 0.27, loss 0.008.
+DRIFT = dict(table=T, cell={"method": "pu", "normal": "clothes", "seed": 0}, tol=5.0)
