@@ -6,9 +6,13 @@ cached; (3) the corrupted test streams (quick: made here from real images; full:
 CIFAR-100-C / ImageNet-C files); (4) online test-time adaptation over the stream with the cell's
 method (``baselines.METHODS``, protocol in ``adapt.py``); (5) error rates as rows.
 
+Every random choice comes from the run seed through a named stream (``derive_seed(seed, name)``):
+the source model (``source_train``: initialisation, batch order, augmentation; ``source_subset``),
+the source statistics (``stats_subset``, ``grouping``), the benchmark (``corruption_draw``: which test
+images and the corruptions' own randomness; ``clean_draw``) and the stream order (``stream_order``).
 Caches (``common.cache``: ``runs/cafe/_cache/<kind>-<hash>/``) are keyed by exactly the fields that
-determine them, so the cells of a profile share one source model, one set of statistics and one
-benchmark per key.
+determine them, so the cells of one seed share one source model, one set of statistics and one
+benchmark (one of each per seed and dataset).
 
     python -m papers.cafe.run --profile smoke --dataset fmnist --method cafe --stream mixed
 """
@@ -22,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from common.cache import cache_entry
-from common.runtime import paper_logger, setup
+from common.runtime import derive_seed, paper_logger, setup
 
 from . import data as D
 from .adapt import run_stream
@@ -48,11 +52,14 @@ def _subset(x, y, n: int, seed: int):
 # ------------------------------------------------------------------ (1) source model
 
 def source_key(cfg: Config) -> dict:
-    """Everything that determines the trained source model."""
+    """Everything that determines the trained source model (thread count and determinism included:
+    they change the float summation order)."""
     return {"dataset": cfg.dataset, "depth": cfg.depth, "width": cfg.width, "epochs": cfg.source_epochs,
             "lr": cfg.source_lr, "bs": cfg.source_batch_size, "momentum": cfg.source_momentum,
             "wd": cfg.source_weight_decay, "warmup": cfg.source_warmup_frac, "n": cfg.n_source_train,
-            "seed": cfg.train_seed, "imagenet_weights": cfg.imagenet_weights if cfg.dataset == "imagenet" else ""}
+            "seed": derive_seed(cfg.seed, "source_train"), "subset_seed": derive_seed(cfg.seed, "source_subset"),
+            "threads": cfg.threads, "deterministic": cfg.deterministic, "device": str(cfg.device),
+            "imagenet_weights": cfg.imagenet_weights if cfg.dataset == "imagenet" else ""}
 
 
 def source_model(cfg: Config, device):
@@ -60,8 +67,9 @@ def source_model(cfg: Config, device):
         return imagenet_resnet50(cfg.imagenet_weights).to(device).eval()
 
     def train():
-        x, y = _subset(*D.load_clean(cfg.dataset, "train"), cfg.n_source_train, cfg.train_seed)
-        return train_source_model(x, y, D.num_classes(cfg.dataset), cfg, device, cfg.train_seed).state_dict()
+        x, y = _subset(*D.load_clean(cfg.dataset, "train"), cfg.n_source_train, derive_seed(cfg.seed, "source_subset"))
+        seed = derive_seed(cfg.seed, "source_train")
+        return train_source_model(x, y, D.num_classes(cfg.dataset), cfg, device, seed).state_dict()
 
     state = cache_entry(SLUG, "source", source_key(cfg)).load_or_compute("model.pt", train, fmt="torch")
     model = ResNetCifar(cfg.depth, cfg.width, D.num_classes(cfg.dataset))
@@ -75,18 +83,20 @@ def _source_batches(cfg: Config, device):
     bs = cfg.stats_batch_size
     if cfg.dataset == "imagenet":
         files, _, _ = D.list_image_folder(D.imagenet_train_folder())
-        sel = np.random.default_rng(cfg.train_seed).permutation(len(files))[:cfg.n_stats or len(files)]
+        sel = np.random.default_rng(derive_seed(cfg.seed, "stats_subset")).permutation(len(files))[:cfg.n_stats or len(files)]
         return (imagenet_tensor(D.load_image_files([files[j] for j in sel[i:i + bs]]), device)
                 for i in range(0, len(sel), bs))
-    x, _ = _subset(*D.load_clean(cfg.dataset, "train"), cfg.n_stats, cfg.train_seed + 1)
+    x, _ = _subset(*D.load_clean(cfg.dataset, "train"), cfg.n_stats, derive_seed(cfg.seed, "stats_subset"))
     return (to_tensor(x[i:i + bs], device) for i in range(0, len(x), bs))
 
 
 def source_statistics(cfg: Config, model, device) -> SourceStatistics:
     def compute():
-        return compute_source_statistics(model, _source_batches(cfg, device), cfg.n_groups, seed=cfg.train_seed).state()
+        seed = derive_seed(cfg.seed, "grouping")
+        return compute_source_statistics(model, _source_batches(cfg, device), cfg.n_groups, seed=seed).state()
 
-    key = {**source_key(cfg), "n_groups": cfg.n_groups, "n_stats": cfg.n_stats}
+    key = {**source_key(cfg), "n_groups": cfg.n_groups, "n_stats": cfg.n_stats, "stats_bs": cfg.stats_batch_size,
+           "stats_seed": derive_seed(cfg.seed, "stats_subset"), "grouping_seed": derive_seed(cfg.seed, "grouping")}
     state = cache_entry(SLUG, "stats", key).load_or_compute("stats.pt", compute, fmt="torch")
     return SourceStatistics.from_state(state).to(device)
 
@@ -95,8 +105,9 @@ def source_statistics(cfg: Config, model, device) -> SourceStatistics:
 
 def _make_quick_benchmark(cfg: Config) -> dict[str, np.ndarray]:
     x, y = D.load_clean(cfg.dataset, "test")
-    bench = D.make_corrupted_benchmark(x, y, cfg.n_per_corruption, cfg.severity, cfg.train_seed)
-    idx = np.sort(np.random.default_rng(cfg.train_seed + 7).choice(len(y), cfg.n_per_corruption, replace=False))
+    bench = D.make_corrupted_benchmark(x, y, cfg.n_per_corruption, cfg.severity, derive_seed(cfg.seed, "corruption_draw"))
+    rng = np.random.default_rng(derive_seed(cfg.seed, "clean_draw"))
+    idx = np.sort(rng.choice(len(y), cfg.n_per_corruption, replace=False))
     arrays = {f"x_{c}": v[0] for c, v in bench.items()} | {f"y_{c}": v[1] for c, v in bench.items()}
     return arrays | {"x_clean": x[idx], "y_clean": y[idx]}
 
@@ -104,17 +115,19 @@ def _make_quick_benchmark(cfg: Config) -> dict[str, np.ndarray]:
 def benchmark(cfg: Config) -> dict[str, tuple]:
     """{corruption: (images, labels)} plus 'clean' (the same kind of draw uncorrupted, quick only);
     ImageNet-C images are file paths, read batch by batch."""
-    if cfg.dataset in ("cifar10", "cifar100"):
-        return {c: _subset(*D.load_cifar_c(cfg.dataset, c, cfg.severity), cfg.n_per_corruption, cfg.train_seed)
+    draw = derive_seed(cfg.seed, "corruption_draw")
+    if cfg.dataset in ("cifar10", "cifar100"):   # the fixed -C files: the seed draws the subset (if any)
+        return {c: _subset(*D.load_cifar_c(cfg.dataset, c, cfg.severity), cfg.n_per_corruption, draw)
                 for c in CORRUPTIONS}
     if cfg.dataset == "imagenet":
         out = {}
         for c in CORRUPTIONS:
             files, y, _ = D.list_image_folder(D.imagenet_c_folder(c, cfg.severity))
-            sel = np.sort(np.random.default_rng(cfg.train_seed).permutation(len(files))[:cfg.n_per_corruption])
+            sel = np.sort(np.random.default_rng(draw).permutation(len(files))[:cfg.n_per_corruption])
             out[c] = ([files[i] for i in sel], y[sel])
         return out
-    key = {"dataset": cfg.dataset, "severity": cfg.severity, "n": cfg.n_per_corruption, "seed": cfg.train_seed}
+    key = {"dataset": cfg.dataset, "severity": cfg.severity, "n": cfg.n_per_corruption, "seed": draw,
+           "clean_seed": derive_seed(cfg.seed, "clean_draw")}
     z = cache_entry(SLUG, "bench", key).load_or_compute("bench.npz", lambda: _make_quick_benchmark(cfg), fmt="npz")
     return {c: (z[f"x_{c}"], z[f"y_{c}"]) for c in CORRUPTIONS + ["clean"]}
 
@@ -132,7 +145,7 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     else:
         def load(x, idx):
             return to_tensor(x[idx], device)
-    rng = np.random.default_rng(cfg.seed)
+    rng = np.random.default_rng(derive_seed(cfg.seed, "stream_order"))
 
     def error_pct(x, y) -> tuple[float, np.ndarray]:
         """Error of one online pass of the cell's method over ``x`` in a random order (fresh model)."""

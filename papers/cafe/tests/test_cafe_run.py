@@ -52,16 +52,39 @@ def test_smoke_cells_single_and_mixed(env, monkeypatch):
     assert caches == ["bench", "source", "stats"]          # one of each, shared by the cells
 
     # no source data at test time: once the statistics exist, any access to source images fails,
-    # and every adapting method (new stream, new seed) still runs
+    # and every adapting method (new stream) still runs
     def no_source(dataset, split):
         if split == "train":
             raise AssertionError("source data touched at test time")
         return _synthetic(split)
     monkeypatch.setattr(D, "load_clean", no_source)
     for m in ("cafe", "tent"):
-        mixed = R.run(_cfg(method=m, stream="mixed", seed=1))
+        mixed = R.run(_cfg(method=m, stream="mixed"))
         assert mixed[0]["setting"] == "mixed" and len(mixed) == 1 + len(CORRUPTIONS)
         assert mixed[0]["n"] == 15 * 32
+    # ... while a new seed needs its own source model, hence the source images
+    with pytest.raises(AssertionError, match="source data touched"):
+        R.run(_cfg(method="cafe", stream="mixed", seed=1))
+
+
+def test_the_seed_varies_source_model_statistics_benchmark_and_order(env):
+    """Issue 13 item 4: two seeds differ in every random choice, one seed reproduces itself."""
+    def parts(seed):
+        cfg = _cfg(method="bn", seed=seed, source_epochs=1)
+        model = R.source_model(cfg, "cpu")
+        return (model.state_dict(), R.source_statistics(cfg, model, "cpu"), R.benchmark(cfg),
+                [r["value"] for r in R.run(cfg)])
+    m0, s0, b0, v0 = parts(0)
+    m1, s1, b1, v1 = parts(1)
+    assert not torch.equal(m0["conv.weight"], m1["conv.weight"])               # initialisation / training
+    assert not torch.allclose(s0.mean, s1.mean)                                 # statistics of another model
+    assert not np.array_equal(b0["fog"][1], b1["fog"][1])                       # another draw of test images
+    assert not np.array_equal(b0["clean"][1], b1["clean"][1])
+    assert v0 != v1
+    again = parts(0)                                                            # from the caches
+    assert torch.equal(again[0]["conv.weight"], m0["conv.weight"]) and again[3] == v0
+    kinds = sorted(p.name.split("-")[0] for p in (env / "runs" / "cafe" / "_cache").iterdir())
+    assert kinds == ["bench", "bench", "source", "source", "stats", "stats"]   # one of each per seed
 
 
 def test_bad_config_fails_at_once():
