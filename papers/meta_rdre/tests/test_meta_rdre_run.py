@@ -59,6 +59,10 @@ def test_bad_config_keys_and_values():
         _cfg(task="regression").validate()
     with pytest.raises((ConfigError, ValueError), match="alpha"):
         _cfg(alpha=1.5).validate()
+    # issue 13: --set lr=-1 used to fail 6 cells and leave 18 files; now one ConfigError before any cell
+    for bad in ({"lr": -1.0}, {"nn_lr": 0.0}, {"kernel_folds": 1}, {"dtype": "float16"}, {"split_seed": -2}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            resolve(C.Config, C, "quick", cli=bad, cli_from_text=False)
 
 
 def test_impossible_support_size_fails_before_training(tmp_runs):
