@@ -135,9 +135,14 @@ def git_sha(paths: tuple[str, ...] = ("common", "papers")) -> str:
     return _GIT_SHA[paths]
 
 
+#: Files under the code folders that no run imports: READMEs and figures. A README or figure commit
+#: (``make results`` writes both) neither dirties nor ages a paper's results.
+NOT_CODE = (":(exclude,glob)**/*.md", ":(exclude,glob)**/*.png")
+
+
 def code_paths(slug: str) -> tuple[str, ...]:
-    """The code a paper's runs import: ``common/`` and its own folder."""
-    return ("common", f"papers/{slug}")
+    """The code a paper's runs import: ``common/`` and its own folder, without READMEs and figures."""
+    return ("common", f"papers/{slug}", *NOT_CODE)
 
 
 class ProvenanceError(ValueError):

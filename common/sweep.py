@@ -328,8 +328,9 @@ def cell_worker(cell: Cell, threads: int = 0) -> Outcome:
 
 
 def code_sha(slug: str) -> str:
-    """The commit of the code a paper's runs import (``git log -1 -- common papers/<slug>``)."""
-    return R.git_sha(("common", f"papers/{slug}"))
+    """The commit of the code a paper's runs import (``git log -1 -- common papers/<slug>``, READMEs and
+    figures excluded: :data:`common.results.NOT_CODE`)."""
+    return R.git_sha(R.code_paths(slug))
 
 
 def cell_sha(folder: Path) -> str:

@@ -280,3 +280,38 @@ def test_gitignore_keeps_smoke_and_variant_results_out():
 def test_cells_with_the_same_config_are_one_run(fixture_env):
     cells = _t1_cells(cli={"method": "centroid", "C": "1.0"})  # the method axis collapses: 3 runs, not 6
     assert [c.values["seed"] for c in cells] == [0, 1, 2] and len({c.run_id for c in cells}) == 3
+
+
+def test_readme_and_figure_commits_neither_dirty_nor_age_a_paper(tmp_path, monkeypatch):
+    """`make results` rewrites papers/<slug>/README.md and figures; they are not code a run imports."""
+    import subprocess
+
+    from common import results as R
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "common").mkdir()
+    (tmp_path / "papers" / "p").mkdir(parents=True)
+    (tmp_path / "common" / "a.py").write_text("x = 1\n")
+    (tmp_path / "papers" / "p" / "run.py").write_text("y = 1\n")
+    (tmp_path / "papers" / "p" / "README.md").write_text("# p\n")
+    git("init", "-q")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "x", "--allow-empty")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "code")
+    monkeypatch.setattr(R, "REPO_ROOT", tmp_path)
+    monkeypatch.setattr(R, "_GIT_SHA", {})
+    code = R.git_sha(R.code_paths("p"))
+    assert code and "+dirty" not in code and code != "unknown"
+    (tmp_path / "papers" / "p" / "README.md").write_text("# p, regenerated\n")
+    (tmp_path / "papers" / "p" / "fig.png").write_bytes(b"\x89PNG")
+    monkeypatch.setattr(R, "_GIT_SHA", {})
+    assert R.git_sha(R.code_paths("p")) == code  # an edited README is not uncommitted code
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "docs")
+    monkeypatch.setattr(R, "_GIT_SHA", {})
+    assert R.git_sha(R.code_paths("p")) == code  # nor does committing it age the results
+    (tmp_path / "papers" / "p" / "run.py").write_text("y = 2\n")
+    monkeypatch.setattr(R, "_GIT_SHA", {})
+    assert R.git_sha(R.code_paths("p")) == code + "+dirty"  # code still does
