@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from common.config import BaseConfig
 
-METHODS = ("original", "fast", "pot_dual", "sinkhorn_l1l2_gl", "no_adapt")
+METHODS = ("original", "fast", "pot_dual", "sinkhorn_l1l2_gl", "emd", "no_adapt")
 
 # (samples, smallest class size) of each domain pair's source and target, and its number of
 # classes, for early checks.
@@ -23,10 +23,11 @@ class Config(BaseConfig):
     dataset: str = "mnist_to_usps"
     """Domain pair source_to_target: mnist5k_to_digits, digits_to_mnist5k (quick, offline real
     data), mnist_to_usps, usps_to_mnist (full; need official MNIST and usps.bz2)."""
-    methods: str = "original,fast,pot_dual,sinkhorn_l1l2_gl,no_adapt"
+    methods: str = "original,fast,pot_dual,sinkhorn_l1l2_gl,emd,no_adapt"
     """Comma list run side by side on the same instance: original (full-gradient L-BFGS), fast
     (the paper's), pot_dual (same objective in ot.smooth.solve_dual), sinkhorn_l1l2_gl (POT's
-    entropic group lasso, a different objective), no_adapt (1-NN source -> target)."""
+    entropic group lasso, a different objective), emd (unregularised exact OT, ot.emd: a
+    diagnostic for the DA accuracy), no_adapt (1-NN source -> target)."""
     n_source: int = 2000
     """Labelled source samples (stratified random subset per seed)."""
     n_target: int = 2000
@@ -53,6 +54,9 @@ class Config(BaseConfig):
     """Outer (conditional-gradient) iterations of sinkhorn_l1l2_gl (POT default)."""
     sinkhorn_inner: int = 200
     """Inner Sinkhorn iterations of sinkhorn_l1l2_gl (POT default)."""
+    emd_max_iter: int = 10_000_000
+    """Network-simplex iteration cap of emd (POT's default 100000 is too few beyond a few hundred
+    samples per side)."""
 
     def validate(self) -> None:
         if self.dataset not in DATA_SIZES:
@@ -79,6 +83,8 @@ class Config(BaseConfig):
             raise ValueError(f"rho must be in [0, 1), got {self.rho}")
         if not self.tol > 0 or self.max_iter < 1:
             raise ValueError("tol must be > 0 and max_iter >= 1")
+        if self.emd_max_iter < 1:
+            raise ValueError(f"emd_max_iter must be >= 1, got {self.emd_max_iter}")
         if not self.refresh_waste > 0:
             raise ValueError(f"refresh_waste must be > 0, got {self.refresh_waste}")
 
@@ -87,6 +93,7 @@ class Config(BaseConfig):
         return [m.strip() for m in self.methods.split(",") if m.strip()]
 
 
-QUICK = {"dataset": "mnist5k_to_digits", "n_source": 1000, "n_target": 1000}
-SMOKE = {"n_source": 100, "n_target": 100, "methods": "original,fast,pot_dual,sinkhorn_l1l2_gl,no_adapt",
+QUICK = {"dataset": "mnist5k_to_digits", "n_source": 1000, "n_target": 1000, "threads": 1}
+SMOKE = {"n_source": 100, "n_target": 100, "threads": 1,
+         "methods": "original,fast,pot_dual,sinkhorn_l1l2_gl,emd,no_adapt",
          "sinkhorn_outer": 2, "sinkhorn_inner": 20}

@@ -130,12 +130,13 @@ def make_problem(C: np.ndarray, labels: np.ndarray, a: np.ndarray | None = None,
     return GroupSparseOTProblem(M3, a[order], b.copy(), sizes, pos, float(gamma), float(rho), order)
 
 
-def _block_terms(X: np.ndarray, thr: float, gp: float):
+def _block_terms(X: np.ndarray, thr: float, gp: float, work: np.ndarray | None = None):
     """In place on X (..., P), one block per last-axis row: X -> t blocks (Eq. G).
     Returns (t, delta terms (Eq. D), block norms ||[x]_+||). Both oracles call this same
-    function, so a block is computed identically by both."""
+    function, so a block is computed identically by both. ``work`` (X's shape) holds the squares
+    when given (the original oracle reuses one buffer instead of allocating m n floats per call)."""
     np.maximum(X, 0.0, out=X)
-    norms = np.sqrt(np.sum(X * X, axis=-1))
+    norms = np.sqrt(np.sum(np.multiply(X, X, out=work), axis=-1))
     excess = np.maximum(norms - thr, 0.0)                                   # [||[x]_+|| - gamma rho]_+
     terms = excess * excess / (2.0 * gp)
     scale = np.divide(excess, gp * norms, out=np.zeros_like(norms), where=norms > 0)
@@ -155,12 +156,16 @@ class OriginalGroupSparseDual:
         self.n_evals = 0
         self.blocks_computed = 0
         self.last_norms = None
+        # two reused (n, L, P) buffers: x_gj and its squares (no per-call m n allocations)
+        self._X = np.empty_like(prob.M3)
+        self._work = np.empty_like(prob.M3)
 
     def value_grad(self, alpha: np.ndarray, beta: np.ndarray):
         p = self.prob
         A = p.alpha_grid(alpha)
-        X = (beta[:, None, None] + A[None]) - p.M3                           # x_gj, all blocks
-        T, terms, norms = _block_terms(X, p.threshold, p.gamma_prime)
+        X = np.add(beta[:, None, None], A[None], out=self._X)               # (beta_j + alpha_g) - c_gj:
+        np.subtract(X, p.M3, out=X)                                          # x_gj, all blocks
+        T, terms, norms = _block_terms(X, p.threshold, p.gamma_prime, self._work)
         grad_alpha = p.a - T.sum(axis=0).ravel()[p.pos]                      # sum over j, in order
         # sums over the groups g run in order g = 0..L-1 (axis 0 of a contiguous (L, n) array)
         grad_beta = p.b - np.ascontiguousarray(T.sum(axis=2).T).sum(axis=0)

@@ -92,6 +92,9 @@ def test_smoke_run_of_one_cell():
     assert 0 < got[("original", "plan_zero_block_pct")] < 100
     assert got[("sinkhorn_l1l2_gl", "plan_zero_block_pct")] < got[("original", "plan_zero_block_pct")]
     assert 0 <= got[("no_adapt", "da_acc_pct")] <= 100
+    assert got[("emd", "marginal_l1_err")] < 1e-9 and 0 <= got[("emd", "da_acc_pct")] <= 100
+    # the fair speedup is over the faster exact baseline of this very run
+    assert got[("fast", "speedup_vs_best_exact_x")] == min(got[("fast", "speedup_x")], got[("fast", "speedup_vs_pot_x")])
     assert all(r["dataset"].startswith("mnist5k") for r in rows)
 
 
