@@ -14,6 +14,10 @@ Per-task methods see only the task's support set; all methods are scored on the 
 - protonet (Snell et al. 2017): two prototypes (normal / anomaly); score = d(normal) - d(anomaly).
 - oc_protonet (one-class ProtoNet, Dahia & Segundo 2020): score = distance to the normal prototype;
   meta-trained with the same AUROC surrogate as ours (their loss: ours, reconstructed).
+- meta_svdd (Meta-SVDD, Dahia & Segundo 2020): per task the hard SVDD (minimum enclosing ball) of the
+  embedded support normals, solved exactly and differentiated (svdd.py); score = squared distance to
+  its centre; meta-trained, as the authors do, with binary cross-entropy on the query with logits
+  -||f(x) - c||^2 (target 1 = normal). Sees the support normals only at test time.
 - proposed: method.py with a meta-trained encoder; proposed_nometa: the same eigen solver on the
   input features (identity encoder, no meta-learning).
 """
@@ -30,6 +34,7 @@ from sklearn.svm import OneClassSVM
 from torch.func import functional_call
 
 from papers.meta_occ import method as M
+from papers.meta_occ import svdd as SV
 from papers.meta_occ.data import AnomalyTask
 from papers.meta_occ.models import ResidualEncoder, mlp
 from papers.meta_occ.train import meta_train
@@ -149,6 +154,27 @@ def oc_protonet(draw, d_in, cfg, seed, log) -> Scorer:
     return score
 
 
+def _svdd_dists(enc, xs, ys, xq, eps):
+    normal = ys[0] == 0
+    c = SV.svdd_centre(enc(xs[:, normal]), eps)
+    return (enc(xq) - c.unsqueeze(-2)).pow(2).sum(-1)
+
+
+def meta_svdd(draw, d_in, cfg, seed, log) -> Scorer:
+    torch.manual_seed(seed)
+    enc = ResidualEncoder(d_in, cfg.hidden)
+
+    def loss(xs, ys, xq, yq):
+        d2 = _svdd_dists(enc, xs, ys, xq, cfg.svdd_eps)
+        return torch.nn.functional.binary_cross_entropy_with_logits(-d2, 1.0 - yq.float())
+    meta_train(enc.parameters(), loss, draw, cfg.meta_iters, cfg.meta_batch, cfg.lr, log)
+
+    @torch.no_grad()
+    def score(t):
+        return _svdd_dists(enc, _t(t.xs)[None], torch.as_tensor(t.ys)[None], _t(t.xq)[None], cfg.svdd_eps)[0].numpy()
+    return score
+
+
 def _maml_adapt(net, params, xs, ys, cfg, create_graph: bool):
     pos_weight = (ys == 0).sum() / (ys == 1).sum().clamp_min(1)
     for _ in range(cfg.maml_inner_steps):
@@ -183,5 +209,5 @@ def maml(draw, d_in, cfg, seed, log) -> Scorer:
 METHODS: dict[str, Callable[..., Scorer]] = {
     "proposed": proposed, "proposed_nometa": proposed_nometa, "ocsvm": ocsvm, "iforest": iforest,
     "deep_svdd": deep_svdd, "deep_sad": deep_sad, "supervised": supervised, "maml": maml,
-    "protonet": protonet, "oc_protonet": oc_protonet,
+    "protonet": protonet, "oc_protonet": oc_protonet, "meta_svdd": meta_svdd,
 }

@@ -12,20 +12,23 @@ from dataclasses import dataclass
 from common.config import BaseConfig, ConfigError
 
 METHODS = ("proposed", "proposed_nometa", "ocsvm", "iforest", "deep_svdd", "deep_sad", "supervised",
-           "maml", "protonet", "oc_protonet")
-META_METHODS = ("proposed", "maml", "protonet", "oc_protonet")
-DATASETS = ("fmnist_pca32", "fmnist")
+           "maml", "protonet", "oc_protonet", "meta_svdd")
+META_METHODS = ("proposed", "maml", "protonet", "oc_protonet", "meta_svdd")
+DATASETS = ("fmnist_pca32", "fmnist", "adbench")
+DIMS = {"fmnist_pca32": 32, "fmnist": 784, "adbench": 16}
 
 
 @dataclass(frozen=True)
 class Config(BaseConfig):
     dataset: str = "fmnist"
-    """fmnist_pca32 (Fashion-MNIST, 32 principal components fitted on the meta-training classes) or fmnist (784 pixels / 255)."""
+    """fmnist_pca32 (Fashion-MNIST, 32 principal components fitted on the meta-training classes), fmnist (784 pixels / 255)
+    or adbench (the 43 ADBench tables, tasks within tables, meta-training / meta-test halves of each table's rows)."""
     method: str = "proposed"
     """proposed | proposed_nometa (the eigen solver on the input features, no encoder) | ocsvm | iforest | deep_svdd |
-    deep_sad | supervised (logistic regression per task) | maml | protonet | oc_protonet (one-class ProtoNet)."""
+    deep_sad | supervised (logistic regression per task) | maml | protonet | oc_protonet (one-class ProtoNet) |
+    meta_svdd (Meta-SVDD: SVDD of the support normals in a meta-learned embedding)."""
     n_test_classes: int = 4
-    """Classes held out for meta-test tasks (the others are meta-training classes); drawn from the seed."""
+    """Fashion-MNIST: classes held out for meta-test tasks (the others are meta-training classes); drawn from the seed."""
     n_normal: int = 10
     """Labelled normal instances in the support set of a task."""
     n_anomaly: int = 3
@@ -64,6 +67,8 @@ class Config(BaseConfig):
     """Deep SAD: weight of the labelled anomalies' inverse-distance term."""
     ocsvm_nu: float = 0.1
     """OCSVM: nu."""
+    svdd_eps: float = 1e-6
+    """Meta-SVDD: eps I added to the support kernel matrix (strictly convex SVDD dual)."""
 
     def validate(self) -> None:
         if self.method not in METHODS:
@@ -74,14 +79,16 @@ class Config(BaseConfig):
             raise ConfigError(f"n_test_classes must be in [2, 8] (10 classes, >= 2 left for meta-training), got {self.n_test_classes}")
         if self.n_normal < 2 or self.n_anomaly < 1 or self.n_query < 1 or self.n_train_query < 1:
             raise ConfigError("n_normal >= 2, n_anomaly >= 1, n_query >= 1 and n_train_query >= 1 are required")
-        if not 1 <= self.rank <= (32 if self.dataset == "fmnist_pca32" else 784):
+        if not 1 <= self.rank <= DIMS[self.dataset]:
             raise ConfigError(f"rank must be between 1 and the feature dimension of {self.dataset}, got {self.rank}")
         if self.ridge <= 0 or self.gamma < 0 or self.eig_eps < 0:
             raise ConfigError("ridge > 0, gamma >= 0 and eig_eps >= 0 are required")
+        if self.svdd_eps <= 0:
+            raise ConfigError(f"svdd_eps must be > 0, got {self.svdd_eps}")
         if self.meta_iters < 1 or self.meta_batch < 1 or self.n_test_tasks < 1 or self.deep_epochs < 1:
             raise ConfigError("meta_iters, meta_batch, n_test_tasks and deep_epochs must be >= 1")
 
 
-QUICK = {"threads": 1, "dataset": "fmnist_pca32", "hidden": 64, "emb_dim": 16, "meta_iters": 1500}
+QUICK = {"threads": 1, "dataset": "fmnist_pca32", "hidden": 64, "emb_dim": 16, "meta_iters": 1000}
 SMOKE = {"threads": 1, "dataset": "fmnist_pca32", "hidden": 16, "emb_dim": 8, "meta_iters": 5,
          "n_test_tasks": 8, "n_query": 30, "deep_epochs": 20}

@@ -79,8 +79,9 @@ def test_per_task_baselines_detect_easy_anomalies():
 
 
 def test_registry_and_bad_config():
-    assert set(METHODS) >= {"proposed", "maml", "protonet", "oc_protonet", "deep_sad", "ocsvm"}
+    assert set(METHODS) >= {"proposed", "maml", "protonet", "oc_protonet", "meta_svdd", "deep_sad", "ocsvm"}
     from common.config import ConfigError
-    for bad in (dict(method="nope"), dict(n_anomaly=0), dict(rank=0), dict(ridge=0.0)):
+    for bad in (dict(method="nope"), dict(n_anomaly=0), dict(rank=0), dict(ridge=0.0), dict(svdd_eps=0.0),
+                dict(dataset="adbench", rank=17)):
         with pytest.raises(ConfigError):
             Config(**bad).validate()

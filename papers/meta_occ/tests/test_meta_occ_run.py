@@ -1,4 +1,4 @@
-"""One cell through run() and the smoke profile of the table through the real sweep."""
+"""One cell through run() and the smoke profile of both tables through the real sweep (the smoke cell)."""
 
 import pandas as pd
 import pytest
@@ -25,11 +25,14 @@ def test_smoke_profile_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("REPRO_PROGRESS", "0")
     report = cli.reproduce("meta_occ", profile="smoke")
-    assert not report.failed and len(report.ran) == 4
+    assert not report.failed and len(report.ran) == 6
     out = tmp_path / "results" / "meta_occ" / "smoke"
     cells = pd.read_csv(out / "t1_auroc.csv", keep_default_na=False)
     auc = cells[cells.metric == "auroc_pct"].set_index("method")["mean"].astype(float)
     assert (auc > 50).all() and set(auc.index) == {"proposed", "proposed_nometa", "ocsvm", "maml"}
+    tab = pd.read_csv(out / "t2_adbench.csv", keep_default_na=False)
+    auc2 = tab[tab.metric == "auroc_pct"].set_index("method")["mean"].astype(float)
+    assert set(auc2.index) == {"proposed", "meta_svdd"} and (auc2 > 50).all()
     claims = pd.read_csv(out / "claims.csv", keep_default_na=False).set_index("id")
     assert claims.loc["S1", "status"] == "held" and claims.loc["S1", "kind"] == "sanity"
-    assert (out / "f1_auroc.png").is_file()
+    assert (out / "f1_auroc.png").is_file() and (out / "f2_adbench.png").is_file()
