@@ -3,9 +3,9 @@ setting (config.yaml of dchiji-ntt/meta-ticket @ e9ca2c25, ``omniglot_1s5w_mlp_{
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from common.config import BaseConfig
+from common.config import EXECUTION_ONLY, BaseConfig
 
 METHOD_NAMES = ("maml", "anil", "boil", "meta_ticket", "meta_ticket_iterand", "meta_ticket_boil")
 DATASETS = ("omniglot", "omniglot_small", "cifarfs", "miniimagenet", "vgg_flower", "cifar10_subset", "sinusoid")
@@ -79,6 +79,18 @@ class Config(BaseConfig):
     """Meta-test episodes used for the feature-change (CKA before vs after adaptation) analysis."""
     sin_hidden: int = 40
     """Sinusoid MLP hidden units (before the width factor)."""
+    curve_points: int = 10
+    """Learning curve: evaluate at this many evenly spaced outer iterations (0 = none); rows
+    ``curve_<metric>_it<N>`` (fixed curve episodes) and ``curve_train_<metric>_it<N>`` (meta-train query)."""
+    curve_episodes: int = 100
+    """Fixed episodes of the meta-test classes for the learning curve, drawn from their own seed stream
+    (not the test episodes); used for the curve only, never to pick a model."""
+    full_only: bool = False
+    """The cell returns no rows without running: set by the quick profile of tables that run in the full
+    profile only (every table must have a quick profile; a table without rows writes no results)."""
+    task_workers: int = field(default=1, metadata=EXECUTION_ONLY)
+    """Python threads that share the tasks of a meta-batch and the test episodes (each with its own copy of
+    the network; per-task gradients summed in task order, so results are bit-identical for any value)."""
 
     def validate(self) -> None:
         if self.method not in METHOD_NAMES:
@@ -87,11 +99,14 @@ class Config(BaseConfig):
             raise ValueError(f"dataset must be one of {DATASETS}, got {self.dataset!r}")
         if self.ticket_optimizer not in ("sgd", "adamw"):
             raise ValueError(f"ticket_optimizer must be sgd or adamw, got {self.ticket_optimizer!r}")
-        for key in ("n_way", "k_shot", "iterations", "meta_batch", "train_steps", "test_steps", "eval_episodes", "sin_hidden"):
+        for key in ("n_way", "k_shot", "iterations", "meta_batch", "train_steps", "test_steps", "eval_episodes", "sin_hidden",
+                    "task_workers"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
-        if self.q_query < 0 or self.feature_episodes < 0 or self.warmup_iters < 0 or self.rerand_freq < 0:
-            raise ValueError("q_query, feature_episodes, warmup_iters and rerand_freq must be >= 0")
+        if min(self.q_query, self.feature_episodes, self.warmup_iters, self.rerand_freq, self.curve_points,
+               self.curve_episodes) < 0:
+            raise ValueError("q_query, feature_episodes, warmup_iters, rerand_freq, curve_points and curve_episodes "
+                             "must be >= 0")
         if not 0.0 <= self.init_sparsity < 1.0:
             raise ValueError(f"init_sparsity must be in [0, 1), got {self.init_sparsity}")
         if not 0.0 <= self.score_momentum < 1.0:
@@ -114,9 +129,13 @@ class Config(BaseConfig):
             raise ValueError("the paper runs only MAML and Meta-ticket on sinusoid regression")
 
 
-# Quick profile (CPU, 2 cores, ~minutes): the Omniglot minimal splits, 100 meta-iterations with the
-# schedule compressed proportionally (warm-up and IteRand period = iterations / 30, as 1000 / 30000),
-# one torch thread per cell (the per-episode matmuls are too small to gain from more).
-QUICK = {"dataset": "omniglot_small", "threads": 1, "deterministic": True, "iterations": 100, "warmup_iters": 3, "rerand_freq": 3,
-         "eval_episodes": 100, "feature_episodes": 10}
-SMOKE = {"iterations": 6, "warmup_iters": 2, "rerand_freq": 3, "eval_episodes": 6, "feature_episodes": 3}
+# Quick profile (CPU, 2 cores, claims-grade for t1/t2, README "Budget"): the Omniglot minimal splits (242
+# characters, deduplicated by alphabet and character), 1,000 meta-iterations with the schedule compressed
+# proportionally (warm-up and IteRand period = iterations / 30, as 1000 / 30000), 600 fixed test episodes,
+# a 5-point learning curve on 40 curve episodes; one torch thread per task, two task threads (both cores,
+# bit-identical to one). Tables that the CPU cannot run at a useful scale set full_only in their quick profile.
+QUICK = {"dataset": "omniglot_small", "threads": 1, "deterministic": True, "iterations": 1000, "warmup_iters": 33,
+         "rerand_freq": 33, "eval_episodes": 600, "feature_episodes": 50, "curve_points": 5, "curve_episodes": 40,
+         "task_workers": 2}
+SMOKE = {"iterations": 6, "warmup_iters": 2, "rerand_freq": 3, "eval_episodes": 6, "feature_episodes": 3,
+         "curve_points": 2, "curve_episodes": 3, "task_workers": 1}

@@ -2,6 +2,8 @@
 
 * ``fig_accuracy_vs_width.png``: meta-test accuracy against the MLP width factor for each method,
   Omniglot 5-way 1-shot and 5-shot (t1, t2); mean over seeds with the 95% t interval over seeds.
+* ``fig_learning_curves.png``: accuracy on the fixed curve episodes (meta-test classes) against the
+  outer iteration, per method and width, 1-shot and 5-shot; mean over seeds with the 95% t interval.
 * ``fig_feature_cka.png``: linear CKA between each hidden layer's features before and after the inner
   loop, per width and method (t1); mean ± std over seeds. Lower = features change more per task.
 """
@@ -31,6 +33,18 @@ def accuracy_by_width(runs: pd.DataFrame, metric: str = "test_acc_pct") -> pd.Da
         m, lo, hi = t_interval(g.value.to_numpy(float))
         out.append({"method": method, "width": width, "mean": m, "low": lo, "high": hi, "n_seeds": len(g)})
     return pd.DataFrame(out)
+
+
+def learning_curves(runs: pd.DataFrame, prefix: str = "curve_acc_pct_it") -> pd.DataFrame:
+    """Per (method, width, iteration): mean over seeds and the 95% t interval over seeds."""
+    df = runs[runs.metric.str.startswith(prefix)]
+    df = df.assign(value=pd.to_numeric(df.value), width=df.setting.map(_width),
+                   iteration=df.metric.str[len(prefix):].astype(int))
+    out = []
+    for (method, width, it), g in df.groupby(["method", "width", "iteration"]):
+        m, lo, hi = t_interval(g.value.to_numpy(float))
+        out.append({"method": method, "width": width, "iteration": it, "mean": m, "low": lo, "high": hi})
+    return pd.DataFrame(out, columns=["method", "width", "iteration", "mean", "low", "high"])
 
 
 def _methods(df: pd.DataFrame) -> list[str]:
@@ -65,6 +79,25 @@ def make_figures(results_dir: Path, profile: str) -> None:
                 ax.set_title(f"{label} Omniglot 5-way [{profile}]")
             axes[0][0].legend(frameon=False)
             save(fig, results_dir / "fig_accuracy_vs_width.png")
+
+    curves = [(t, lab, learning_curves(pd.read_csv(results_dir / f"{t}_runs.csv", keep_default_na=False,
+                                                   dtype={"setting": str}))) for t, lab in present]
+    curves = [c for c in curves if not c[2].empty]
+    if curves:
+        with plt.rc_context(STYLE):
+            fig, axes = plt.subplots(1, len(curves), figsize=(4.3 * len(curves), 3.3), squeeze=False)
+            for ax, (_t, label, cur) in zip(axes[0], curves):
+                for method in _methods(cur):
+                    for width in sorted(cur.width.unique()):
+                        g = cur[(cur.method == method) & (cur.width == width)].sort_values("iteration")
+                        line, = ax.plot(g.iteration, g["mean"], marker="o", ms=3, label=f"{method} x{width:g}",
+                                        ls="-" if method == "meta_ticket" else "--")
+                        ax.fill_between(g.iteration, g["low"], g["high"], alpha=0.15, color=line.get_color())
+                ax.set_xlabel("outer iteration")
+                ax.set_ylabel("curve-episode accuracy (%), 95% CI over seeds")
+                ax.set_title(f"{label} Omniglot 5-way [{profile}]")
+            axes[0][0].legend(frameon=False, fontsize=7)
+            save(fig, results_dir / "fig_learning_curves.png")
 
     t1 = results_dir / "t1_omniglot_1shot.csv"
     if not t1.is_file():

@@ -8,7 +8,9 @@ episodes, with ``test_ci95_*`` (normal 95% half-width over episodes); ``meta_tra
 metric over the last tenth of meta-training); ``n_params``; ``sparsity_pct`` (Meta-ticket: fraction
 of pruned weights); ``feature_cka_l<i>`` (linear CKA between each hidden block's features before and
 after inner adaptation, averaged over episodes: lower = more task-specific feature change);
-``meta_train_time_s``.
+``meta_train_time_s``; the learning curve ``curve_<metric>_it<N>`` (fixed curve episodes of the meta-test
+classes, their own seed stream) and ``curve_train_<metric>_it<N>`` (meta-train query metric since the
+previous point) at ``curve_points`` evenly spaced iterations.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from papers.meta_ticket.baselines import build_learner
 from papers.meta_ticket.config import Config
 from papers.meta_ticket.method import MetaTicket, accuracy
 from papers.meta_ticket.models import SinusoidMLP, build_image_model
-from papers.meta_ticket.train import meta_test, meta_train
+from papers.meta_ticket.train import TaskPool, meta_test, meta_train
 
 SLUG = "meta_ticket"
 log = paper_logger(SLUG)
@@ -44,6 +46,7 @@ class Problem:
     metric: Callable                                   # (output, target) -> float, per task
     sample: Callable[[np.random.Generator, int], list]  # meta-training tasks
     test_tasks: list                                   # fixed meta-test tasks
+    curve_tasks: list                                  # fixed learning-curve tasks (meta-test classes)
     unit: str                                          # metric suffix: "pct" or "mse"
     scale: float                                       # 100 for accuracy (%), 1 for MSE
 
@@ -57,7 +60,10 @@ def sinusoid_problem(cfg: Config, device) -> Problem:
 
     test_rng = np.random.default_rng(derive_seed(cfg.seed, "test_tasks"))
     test = D.sinusoid_tasks(test_rng, cfg.eval_episodes, cfg.k_shot, device=device)
-    return Problem(SinusoidMLP(int(cfg.sin_hidden * cfg.width_factor)), nn.MSELoss(), mse, sample, test, "mse", 1.0)
+    curve_rng = np.random.default_rng(derive_seed(cfg.seed, "curve_tasks"))
+    curve = D.sinusoid_tasks(curve_rng, cfg.curve_episodes, cfg.k_shot, device=device) if cfg.curve_points else []
+    return Problem(SinusoidMLP(int(cfg.sin_hidden * cfg.width_factor)), nn.MSELoss(), mse, sample, test, curve,
+                   "mse", 1.0)
 
 
 def image_problem(cfg: Config, device) -> Problem:
@@ -77,14 +83,17 @@ def image_problem(cfg: Config, device) -> Problem:
 
     episodes = test_sampler.fixed_episodes(cfg.eval_episodes, seed=derive_seed(cfg.seed, "test_tasks"))
     tasks = [D.episode_tensors(test, e, device) for e in episodes]
-    return Problem(model, nn.CrossEntropyLoss(), accuracy, sample, tasks, "pct", 100.0)
+    curve = [D.episode_tensors(test, e, device) for e in
+             test_sampler.fixed_episodes(cfg.curve_episodes, seed=derive_seed(cfg.seed, "curve_tasks"))] \
+        if cfg.curve_points and cfg.curve_episodes else []
+    return Problem(model, nn.CrossEntropyLoss(), accuracy, sample, tasks, curve, "pct", 100.0)
 
 
-def random_mask_control(cfg: Config, learner: MetaTicket, prob: Problem, name: str) -> list[dict]:
+def random_mask_control(cfg: Config, learner: MetaTicket, prob: Problem, name: str, pool: TaskPool) -> list[dict]:
     """Rows of method ``<method>_random_mask``: the meta-trained Meta-ticket with every mask replaced by a
     random one of the same per-layer sparsity, on the same weights and the same test tasks."""
     control = learner.with_random_masks(torch.Generator().manual_seed(derive_seed(cfg.seed, "random_mask")))
-    vals, _ = meta_test(control, prob.test_tasks, prob.loss_fn, prob.metric, cfg.inner_lr, cfg.test_steps, 0)
+    vals, _ = meta_test(control, prob.test_tasks, prob.loss_fn, prob.metric, cfg.inner_lr, cfg.test_steps, 0, pool)
     m, ci = mean_ci95(prob.scale * vals)
     method = f"{cfg.method}_random_mask"
     return [{"method": method, "metric": f"test_{name}", "value": m, "n": len(vals)},
@@ -94,6 +103,9 @@ def random_mask_control(cfg: Config, learner: MetaTicket, prob: Problem, name: s
 
 def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     cfg.validate()
+    if cfg.full_only:
+        log.info("this table runs in the full profile only (full_only): no rows")
+        return []
     device = setup(cfg)
     # named seed streams: every random choice of a cell changes with its seed, independently
     generator = torch.Generator().manual_seed(derive_seed(cfg.seed, "weights"))  # Meta-ticket's weights and scores
@@ -102,14 +114,19 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     learner = build_learner(cfg, prob.model, generator).to(device)
     checkpoint = workdir / "checkpoint.pt" if workdir else None
     train_rng = np.random.default_rng(derive_seed(cfg.seed, "train_tasks"))
-    info = meta_train(cfg, learner, prob.sample, prob.loss_fn, prob.metric, train_rng, checkpoint)
+    pool = TaskPool(cfg.task_workers)
+    info = meta_train(cfg, learner, prob.sample, prob.loss_fn, prob.metric, train_rng, checkpoint, pool,
+                      prob.curve_tasks)
     vals, cka = meta_test(learner, prob.test_tasks, prob.loss_fn, prob.metric, cfg.inner_lr, cfg.test_steps,
-                          cfg.feature_episodes)
+                          cfg.feature_episodes, pool)
     m, ci = mean_ci95(prob.scale * vals)
     name = "acc_pct" if prob.unit == "pct" else "mse"
     rows = [{"metric": f"test_{name}", "value": m, "n": len(vals)},
             {"metric": f"test_ci95_{prob.unit}", "value": ci, "n": len(vals)},
             {"metric": f"meta_train_query_{name}", "value": prob.scale * info["train_metric"]}]
+    for it, val, train_val in info["curve"]:
+        rows += [{"metric": f"curve_{name}_it{it:05d}", "value": prob.scale * val, "n": len(prob.curve_tasks)},
+                 {"metric": f"curve_train_{name}_it{it:05d}", "value": prob.scale * train_val}]
     if prob.unit == "pct":
         rows.append({"metric": "n_params", "value": float(sum(p.numel() for p in prob.model.parameters()))})
     if cka is not None:
@@ -117,7 +134,8 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
                  for i, v in enumerate(cka)]
     if isinstance(learner, MetaTicket):
         rows.append({"metric": "sparsity_pct", "value": 100 * learner.overall_sparsity()})
-        rows += random_mask_control(cfg, learner, prob, name)
+        rows += random_mask_control(cfg, learner, prob, name, pool)
+    pool.close()
     rows.append({"metric": "meta_train_time_s", "value": info["time_s"]})
     log.info("%s: test %s %.4f ± %.4f over %d tasks", cfg.method, name, m, ci, len(vals))
     if cfg.eval_dataset:   # cross-domain cells are named source->target

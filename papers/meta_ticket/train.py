@@ -5,12 +5,20 @@ weight decay); Meta-ticket's scores with SGD (lr 10, momentum ``cfg.score_moment
 official cosine schedule with linear warm-up (``method.cosine_warmup_factor`` as a ``LambdaLR``),
 or AdamW (``ticket_optimizer = adamw``, the official sinusoid setting); Meta-ticket's densely
 meta-learned ``aux`` parameters with AdamW (``aux_lr``).
+
+The meta-gradient is the mean of the per-task gradients, summed in task order. :class:`TaskPool` lets
+``task_workers`` Python threads share the tasks of a meta-batch (and the meta-test episodes); each thread
+uses its own copy of the network (``functional_call`` swaps a module's parameters, so threads must not
+share one), and every task is computed exactly as in one thread, so the result does not depend on the
+number of workers.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -25,6 +33,71 @@ log = paper_logger("meta_ticket")
 
 #: Outer iterations between checkpoints (an interrupted cell resumes from the last one; execution only).
 CHECKPOINT_EVERY = 1000
+
+
+class TaskPool:
+    """``workers`` threads, each with its own copy of the learner's network; ``map(fn, learner, items)``
+    calls ``fn(learner_copy, item)`` for every item (round-robin over workers, each worker in item order)
+    and returns the results in item order."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(int(workers), 1)
+        self._models: dict[int, list] = {}
+        self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+
+    def _learners(self, learner: TaskLearner) -> list[TaskLearner]:
+        models = self._models.setdefault(id(learner.model), [learner.model] + [
+            copy.deepcopy(learner.model) for _ in range(self.workers - 1)])
+        out = []
+        for m in models:
+            c = copy.copy(learner)       # shares weights, scores, masks and meta-parameters with `learner`
+            c.model = m
+            out.append(c)
+        return out
+
+    def map(self, fn: Callable, learner: TaskLearner, items: list) -> list:
+        if self._pool is None:
+            return [fn(learner, it) for it in items]
+        learners = self._learners(learner)
+
+        def chunk(j: int) -> list:
+            return [fn(learners[j], it) for it in items[j::self.workers]]
+
+        parts = list(self._pool.map(chunk, range(self.workers)))
+        out: list = [None] * len(items)
+        for j, part in enumerate(parts):
+            out[j::self.workers] = part
+        return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+def meta_gradient(learner: TaskLearner, tasks: list, loss_fn, inner_lr: float, steps: int, first_order: bool,
+                  metric: Callable | None, pool: TaskPool | None = None) -> tuple[float, float]:
+    """Set ``.grad`` of every meta-parameter to the gradient of the mean query loss over ``tasks`` (after
+    inner adaptation), computed per task and summed in task order; returns (mean loss, mean metric)."""
+    params = [p for _, group in learner.meta_param_groups() for p in group]
+
+    def one(lrn: TaskLearner, task) -> tuple[float, float, tuple]:
+        loss, score = meta_loss(lrn, [task], loss_fn, inner_lr, steps, first_order, metric)
+        return float(loss.detach()), score, torch.autograd.grad(loss, params, allow_unused=True)
+
+    res = (pool or TaskPool(1)).map(one, learner, list(tasks))
+    n = len(res)
+    for i, p in enumerate(params):
+        total = None
+        for _, _, g in res:
+            gi = g[i] if g[i] is not None else torch.zeros_like(p)
+            total = gi if total is None else total + gi
+        p.grad = total / n
+    return float(np.mean([r[0] for r in res])), float(np.mean([r[1] for r in res]))
+
+
+def curve_iterations(iterations: int, points: int) -> list[int]:
+    """``points`` evenly spaced outer iterations ending at ``iterations`` (the learning-curve checkpoints)."""
+    return sorted({max(round(iterations * (j + 1) / points), 1) for j in range(points)}) if points else []
 
 
 def build_optimisers(cfg, learner: TaskLearner) -> list[tuple[torch.optim.Optimizer, LRScheduler | None]]:
@@ -64,11 +137,16 @@ def _load_state(learner: TaskLearner, st: dict) -> None:
 
 
 def meta_train(cfg, learner: TaskLearner, sample_tasks: Callable[[np.random.Generator, int], list], loss_fn,
-               metric: Callable, rng: np.random.Generator, checkpoint: Path | None = None) -> dict:
+               metric: Callable, rng: np.random.Generator, checkpoint: Path | None = None,
+               pool: TaskPool | None = None, curve_tasks: list | None = None) -> dict:
     """``cfg.iterations`` outer steps on meta-batches ``sample_tasks(rng, cfg.meta_batch)``; returns the
-    mean query metric over the last tenth of training and the wall time. With ``checkpoint`` the
-    state is saved every ``CHECKPOINT_EVERY`` steps and a run resumes from it."""
+    mean query metric over the last tenth of training, the wall time and the learning curve
+    (``curve``: [(iteration, metric on ``curve_tasks`` after ``cfg.test_steps`` inner steps, mean
+    meta-train query metric since the previous point)] at :func:`curve_iterations`). With
+    ``checkpoint`` the state is saved every ``CHECKPOINT_EVERY`` steps and a run resumes from it."""
     opts = build_optimisers(cfg, learner)
+    marks = set(curve_iterations(cfg.iterations, cfg.curve_points)) if curve_tasks else set()
+    curve: list[tuple[int, float, float]] = []
     start = 0
     if checkpoint is not None and checkpoint.exists():
         st = torch.load(checkpoint, weights_only=True)
@@ -79,14 +157,15 @@ def meta_train(cfg, learner: TaskLearner, sample_tasks: Callable[[np.random.Gene
                 sched.load_state_dict(ssd)
         rng.bit_generator.state = st["rng"]
         start = int(st["it"])
+        curve = [tuple(c) for c in st.get("curve", [])]
         log.info("resumed from iteration %d", start)
     recent, t0 = [], time.time()
     for it in range(start, cfg.iterations):
         tasks = sample_tasks(rng, cfg.meta_batch)
-        loss, score = meta_loss(learner, tasks, loss_fn, cfg.inner_lr, cfg.train_steps, cfg.first_order, metric)
         for o, _ in opts:
             o.zero_grad(set_to_none=True)
-        loss.backward()
+        loss, score = meta_gradient(learner, tasks, loss_fn, cfg.inner_lr, cfg.train_steps, cfg.first_order, metric,
+                                    pool)
         for o, sched in opts:
             o.step()
             if sched is not None:
@@ -95,29 +174,39 @@ def meta_train(cfg, learner: TaskLearner, sample_tasks: Callable[[np.random.Gene
         recent.append(score)
         if (it + 1) % max(cfg.iterations // 10, 1) == 0:
             log.info("it %d/%d meta-train query metric %.4f loss %.4f (%.1fs)", it + 1, cfg.iterations,
-                     np.mean(recent[-50:]), loss.item(), time.time() - t0)
+                     np.mean(recent[-50:]), loss, time.time() - t0)
+        if it + 1 in marks:
+            vals, _ = meta_test(learner, curve_tasks, loss_fn, metric, cfg.inner_lr, cfg.test_steps, 0, pool)
+            since = [c[0] for c in curve][-1] if curve else 0
+            curve.append((it + 1, float(np.mean(vals)), float(np.mean(recent[since - start:] if since >= start
+                                                                         else recent))))
         if checkpoint is not None and (it + 1) % CHECKPOINT_EVERY == 0 and it + 1 < cfg.iterations:
             torch.save({"learner": _state(learner), "opts": [o.state_dict() for o, _ in opts],
                         "scheds": [s.state_dict() if s is not None else {} for _, s in opts],
-                        "rng": rng.bit_generator.state, "it": it + 1}, checkpoint)
+                        "rng": rng.bit_generator.state, "it": it + 1, "curve": curve}, checkpoint)
     tail = recent[-max(len(recent) // 10, 1):] if recent else [float("nan")]
-    return {"train_metric": float(np.mean(tail)), "time_s": time.time() - t0}
+    return {"train_metric": float(np.mean(tail)), "time_s": time.time() - t0, "curve": curve}
 
 
 def meta_test(learner: TaskLearner, tasks, loss_fn, metric: Callable, inner_lr: float, steps: int,
-              n_feature: int) -> tuple[np.ndarray, np.ndarray | None]:
+              n_feature: int, pool: TaskPool | None = None) -> tuple[np.ndarray, np.ndarray | None]:
     """Per-task metric after ``steps`` inner steps, and per-layer CKA (features before vs after
     adaptation, on support + query inputs) averaged over the first ``n_feature`` tasks."""
-    params0, forward = learner.initial()
-    params0 = {k: v.detach() for k, v in params0.items()}
-    scores, ckas = [], []
-    for i, (xs, ys, xq, yq) in enumerate(tasks):
-        adapted = adapt(forward, params0, learner.adapt_keys, xs, ys, loss_fn, inner_lr, steps, create_graph=False)
+
+    def one(lrn: TaskLearner, item) -> tuple[float, list | None]:
+        i, (xs, ys, xq, yq) = item
+        params0, forward = lrn.initial()
+        params0 = {k: v.detach() for k, v in params0.items()}
+        adapted = adapt(forward, params0, lrn.adapt_keys, xs, ys, loss_fn, inner_lr, steps, create_graph=False)
         with torch.no_grad():
-            scores.append(float(metric(forward(adapted, xq), yq)))
-            if i < n_feature:
-                xa = torch.cat([xs, xq])
-                _, f0 = forward(params0, xa, return_features=True)
-                _, f1 = forward(adapted, xa, return_features=True)
-                ckas.append([linear_cka(a, b) for a, b in zip(f0, f1)])
-    return np.asarray(scores), (np.nanmean(np.asarray(ckas), axis=0) if ckas else None)
+            score = float(metric(forward(adapted, xq), yq))
+            if i >= n_feature:
+                return score, None
+            xa = torch.cat([xs, xq])
+            _, f0 = forward(params0, xa, return_features=True)
+            _, f1 = forward(adapted, xa, return_features=True)
+            return score, [linear_cka(a, b) for a, b in zip(f0, f1)]
+
+    res = (pool or TaskPool(1)).map(one, learner, list(enumerate(tasks)))
+    ckas = [c for _, c in res if c is not None]
+    return np.asarray([s for s, _ in res]), (np.nanmean(np.asarray(ckas), axis=0) if ckas else None)
