@@ -4,8 +4,9 @@ What is implemented (the paper's method as its official code takahashihiroshi/pu
 ``models/losses.py`` and ``models/trainers.py``; the paper's full text could not be read offline, so
 equations are named by what they are, not by number):
 
-* DDPM forward process with diffusers' default ``DDPMScheduler`` schedule (linear betas 1e-4 .. 0.02,
-  ``num_train_timesteps`` = 1000): ``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps`` (Ho et al., Eq. 4).
+* DDPM forward process and schedules from ``diffusers`` (as the official code): ``DDPMScheduler`` with
+  its defaults (linear betas 1e-4 .. 0.02, ``num_train_timesteps`` = 1000, fixed-small variance, x_0
+  clipped to [-1, 1]); ``add_noise`` gives ``x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps`` (Ho et al., Eq. 4).
 * Per-example denoising loss ``l(x) = || eps_theta(x_t, t) - eps ||^2`` summed over all pixels (the
   code's ``torch.norm(...)**2``); its expectation is the negative ELBO up to constants (Ho et al., Eq. 14).
 * Sensitive (positive) loss ``l_P(x) = -log(1 - exp(-l(x)) + 1e-6)``: minimising it maximises the
@@ -19,59 +20,43 @@ equations are named by what they are, not by number):
   mix labelled-sensitive (y=1) and unlabelled (y=0) examples, as in the code; expectations are the
   batch means over each group (counts clamped at 1).
 * Baselines (code ``UnsupervisedLoss`` / ``SupervisedLoss``) are in ``baselines.py``.
-* Samplers: DDPM ancestral sampling as diffusers' ``DDPMScheduler.step`` (fixed-small variance,
-  x_0 prediction clipped to [-1, 1]), the paper's sampler with 1000 steps; and DDIM (eta = 0, same
-  clipping) on an evenly strided subset of timesteps, an option used by the quick profile (labelled).
+* Samplers: diffusers' ``DDPMScheduler.step`` (ancestral, the paper's sampler with 1000 steps) and
+  ``DDIMScheduler.step`` (eta = 0, 'leading' spacing, the official fine-tuning script's sampler with 50
+  steps; the quick profile uses fewer, labelled), both built from the training scheduler's config and
+  run on whole batches. ``model`` is any ``eps_theta(x_t, t)`` returning a tensor or a diffusers output
+  with ``.sample`` (``UNet2DModel``).
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import torch
+from diffusers import DDIMScheduler, DDPMScheduler
 
 POSITIVE_EPS = 1e-6  # the constant inside the log of l_P in the official code
 
 
-@dataclass
-class NoiseSchedule:
-    """DDPM linear schedule (diffusers ``DDPMScheduler`` defaults)."""
-
-    betas: torch.Tensor
-
-    @classmethod
-    def linear(cls, num_train_timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02):
-        if num_train_timesteps < 2:
-            raise ValueError(f"num_train_timesteps must be >= 2, got {num_train_timesteps}")
-        return cls(torch.linspace(beta_start, beta_end, num_train_timesteps, dtype=torch.float64))
-
-    @property
-    def num_train_timesteps(self) -> int:
-        return len(self.betas)
-
-    @property
-    def alphas(self) -> torch.Tensor:
-        return 1.0 - self.betas
-
-    @property
-    def alphas_cumprod(self) -> torch.Tensor:
-        return torch.cumprod(self.alphas, dim=0)
+def make_scheduler(num_train_timesteps: int = 1000) -> DDPMScheduler:
+    """The training noise schedule: diffusers' ``DDPMScheduler`` defaults (the official code's)."""
+    if num_train_timesteps < 2:
+        raise ValueError(f"num_train_timesteps must be >= 2, got {num_train_timesteps}")
+    return DDPMScheduler(num_train_timesteps=num_train_timesteps, beta_start=1e-4, beta_end=0.02,
+                         beta_schedule="linear", variance_type="fixed_small", clip_sample=True,
+                         prediction_type="epsilon")
 
 
-def q_sample(schedule: NoiseSchedule, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-    """Forward noising in closed form: x_t = sqrt(abar_t) x_0 + sqrt(1 - abar_t) eps (Ho et al., Eq. 4)."""
-    abar = schedule.alphas_cumprod.to(x0.device)[t].to(x0.dtype)
-    shape = (-1,) + (1,) * (x0.dim() - 1)
-    return abar.sqrt().view(shape) * x0 + (1 - abar).sqrt().view(shape) * noise
+def predict_noise(model, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """eps_theta(x_t, t) as a tensor (diffusers models return an output object with ``.sample``)."""
+    out = model(x, t)
+    return out.sample if hasattr(out, "sample") else out
 
 
-def per_example_loss(model, schedule: NoiseSchedule, x0: torch.Tensor, generator=None) -> torch.Tensor:
+def per_example_loss(model, scheduler: DDPMScheduler, x0: torch.Tensor, generator=None) -> torch.Tensor:
     """l(x) = ||eps_theta(x_t, t) - eps||^2 per example, t ~ U{0..T-1}, eps ~ N(0, I)."""
-    t = torch.randint(0, schedule.num_train_timesteps, (x0.shape[0],), device=x0.device, generator=generator)
+    T = scheduler.config.num_train_timesteps
+    t = torch.randint(0, T, (x0.shape[0],), device=x0.device, generator=generator)
     noise = torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)
-    x_t = q_sample(schedule, x0, t, noise)
-    eps_hat = model(x_t, t)
+    x_t = scheduler.add_noise(x0, noise, t)
+    eps_hat = predict_noise(model, x_t, t)
     return ((eps_hat - noise) ** 2).flatten(1).sum(1)
 
 
@@ -100,73 +85,48 @@ def pu_risk(ell: torch.Tensor, y: torch.Tensor, beta: float, nonnegative: bool =
 
 
 # --------------------------------------------------------------------------------------
-# Samplers.
+# Samplers (diffusers' schedulers; one call denoises a whole batch).
 
 
 @torch.no_grad()
-def ddpm_sample(model, schedule: NoiseSchedule, shape, generator=None, device="cpu",
-                num_inference_steps: int | None = None, clip: bool = True) -> torch.Tensor:
-    """Ancestral DDPM sampling as diffusers' DDPMScheduler.step (variance 'fixed_small', clipped x_0).
+def _denoise(model, sched, shape, generator, device, **step_kw) -> torch.Tensor:
+    x = torch.randn(shape, generator=generator, device=device)
+    for t in sched.timesteps:
+        eps = predict_noise(model, x, torch.full((shape[0],), int(t), device=device, dtype=torch.long))
+        x = sched.step(eps, t, x, generator=generator, **step_kw).prev_sample
+    return x
 
-    ``num_inference_steps`` < T strides the timesteps (diffusers' 'leading' spacing); default T.
-    """
-    T = schedule.num_train_timesteps
+
+def ddpm_sample(model, scheduler: DDPMScheduler, shape, generator=None, device="cpu",
+                num_inference_steps: int | None = None) -> torch.Tensor:
+    """Ancestral DDPM sampling (``DDPMScheduler.step``); all T steps unless ``num_inference_steps``."""
+    T = scheduler.config.num_train_timesteps
     n = num_inference_steps or T
     if not 1 <= n <= T:
         raise ValueError(f"num_inference_steps must be in [1, {T}], got {n}")
-    abar = schedule.alphas_cumprod.to(device)
-    steps = (torch.arange(0, n) * (T // n)).flip(0).tolist()
-    x = torch.randn(shape, generator=generator, device=device)
-    for t in steps:
-        prev_t = t - T // n
-        ab_t = abar[t]
-        ab_prev = abar[prev_t] if prev_t >= 0 else torch.tensor(1.0, dtype=abar.dtype, device=device)
-        beta_t = 1 - ab_t / ab_prev
-        eps = model(x, torch.full((shape[0],), t, device=device, dtype=torch.long))
-        x0 = (x - (1 - ab_t).sqrt().float() * eps) / ab_t.sqrt().float()
-        if clip:
-            x0 = x0.clamp(-1, 1)
-        coef_x0 = (ab_prev.sqrt() * beta_t / (1 - ab_t)).float()
-        coef_xt = ((1 - beta_t).sqrt() * (1 - ab_prev) / (1 - ab_t)).float()
-        mean = coef_x0 * x0 + coef_xt * x
-        if t > 0:
-            var = ((1 - ab_prev) / (1 - ab_t) * beta_t).clamp_min(1e-20).float()
-            mean = mean + var.sqrt() * torch.randn(shape, generator=generator, device=device)
-        x = mean
-    return x
+    sched = DDPMScheduler.from_config(scheduler.config)
+    sched.set_timesteps(n, device=device)
+    return _denoise(model, sched, shape, generator, device)
 
 
-@torch.no_grad()
-def ddim_sample(model, schedule: NoiseSchedule, shape, num_inference_steps: int = 50, generator=None,
-                device="cpu", clip: bool = True) -> torch.Tensor:
-    """Deterministic DDIM (eta = 0; Song et al. 2021, Eq. 12) on evenly strided timesteps; an option."""
-    T = schedule.num_train_timesteps
+def ddim_sample(model, scheduler: DDPMScheduler, shape, num_inference_steps: int = 50, generator=None,
+                device="cpu") -> torch.Tensor:
+    """Deterministic DDIM (eta = 0; Song et al. 2021, Eq. 12) with ``DDIMScheduler`` on the same betas."""
+    T = scheduler.config.num_train_timesteps
     if not 1 <= num_inference_steps <= T:
         raise ValueError(f"num_inference_steps must be in [1, {T}], got {num_inference_steps}")
-    abar = schedule.alphas_cumprod.to(device)
-    step = T // num_inference_steps
-    steps = (torch.arange(0, num_inference_steps) * step).flip(0).tolist()
-    x = torch.randn(shape, generator=generator, device=device)
-    for t in steps:
-        prev_t = t - step
-        ab_t = abar[t].float()
-        ab_prev = abar[prev_t].float() if prev_t >= 0 else torch.tensor(1.0, device=device)
-        eps = model(x, torch.full((shape[0],), t, device=device, dtype=torch.long))
-        x0 = (x - (1 - ab_t).sqrt() * eps) / ab_t.sqrt()
-        if clip:
-            x0 = x0.clamp(-1, 1)
-            eps = (x - ab_t.sqrt() * x0) / (1 - ab_t).sqrt()
-        x = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
-    return x
+    sched = DDIMScheduler.from_config({k: v for k, v in scheduler.config.items() if k != "variance_type"})
+    sched.set_timesteps(num_inference_steps, device=device)
+    return _denoise(model, sched, shape, generator, device, eta=0.0)
 
 
-def sample(model, schedule: NoiseSchedule, shape, sampler: str = "ddpm", num_inference_steps: int = 0,
+def sample(model, scheduler: DDPMScheduler, shape, sampler: str = "ddpm", num_inference_steps: int = 0,
            generator=None, device="cpu") -> torch.Tensor:
-    """Dispatch: 'ddpm' (paper; all T steps when num_inference_steps = 0) or 'ddim' (option)."""
+    """Dispatch: 'ddpm' (paper; all T steps when num_inference_steps = 0) or 'ddim' (50 steps by default)."""
     if sampler == "ddpm":
-        return ddpm_sample(model, schedule, shape, generator, device, num_inference_steps or None)
+        return ddpm_sample(model, scheduler, shape, generator, device, num_inference_steps or None)
     if sampler == "ddim":
-        return ddim_sample(model, schedule, shape, num_inference_steps or 50, generator, device)
+        return ddim_sample(model, scheduler, shape, num_inference_steps or 50, generator, device)
     raise ValueError(f"sampler must be 'ddpm' or 'ddim', got {sampler!r}")
 
 
@@ -193,14 +153,3 @@ def fid_from_features(f1, f2) -> float:
     import numpy as np
 
     return frechet_distance(f1.mean(0), np.cov(f1, rowvar=False), f2.mean(0), np.cov(f2, rowvar=False))
-
-
-def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
-    """Sinusoidal embedding as diffusers' Timesteps(flip_sin_to_cos=True, downscale_freq_shift=0)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(max_period) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-    args = t.float()[:, None] * freqs[None]
-    emb = torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
-    if dim % 2:
-        emb = torch.nn.functional.pad(emb, (0, 1))
-    return emb

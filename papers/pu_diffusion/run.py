@@ -10,7 +10,6 @@ feature space (or Inception-v3, given weights).
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.cache import save_atomic
 from common.config import ConfigError
 from common.runtime import derive_seed, paper_logger, setup
 
@@ -55,10 +55,10 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     t_data = time.time() - t0
 
     t1 = time.time()
-    model, history, neg_pct = train_diffusion(cfg, x_train, y_train, device, workdir)
+    model, scheduler, history, neg_pct = train_diffusion(cfg, x_train, y_train, device, workdir)
     t_train = time.time() - t1
     t2 = time.time()
-    gen = generate(cfg, model, device)
+    gen = generate(cfg, model, scheduler, device)
     t_sample = time.time() - t2
     if not torch.isfinite(gen).all():
         raise FloatingPointError("generated samples contain non-finite values")
@@ -77,7 +77,7 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     if workdir is not None and cfg.n_grid:
         k = min(cfg.n_grid, len(gen))
         np.save(workdir / "samples_grid.npy", ((gen[:k] + 1) * 127.5).round().clamp(0, 255).byte().numpy())
-        (workdir / "train_loss.json").write_text(json.dumps(history))
+        save_atomic(workdir / "train_loss.json", history, "json")
 
     n_test = len(yte)
     rows = [

@@ -1,7 +1,8 @@
 """Training and evaluation networks of a PU-diffusion run: the judge / FID-feature CNN (trained once on
 the real labelled training split, cached with ``common.cache``), the DDPM trainer of the official code
-(AdamW, cosine schedule with warm-up from ``torch.optim.lr_scheduler``, grad-norm clipping, a checkpoint
-per epoch in the run folder so a run resumes), sampling, and the feature extractors of the metrics.
+(a fresh ``UNet2DModel`` or a pretrained diffusers pipeline to fine-tune; AdamW, diffusers'
+``get_cosine_schedule_with_warmup``, grad-norm clipping, a checkpoint per epoch in the run folder so a
+run resumes), sampling, and the feature extractors of the metrics.
 
 Every random choice of a run draws from a named stream of its seed (``derive_seed``): ``init`` (UNet
 weights), ``batch_order``, ``diffusion_noise`` (timesteps and noise of the loss), ``sampling``; the
@@ -16,14 +17,16 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from diffusers.optimization import get_cosine_schedule_with_warmup
 
 from common.cache import cache_entry
+from common.config import ConfigError
 from common.runtime import derive_seed, paper_logger
 
 from .baselines import risk
 from .config import Config
-from .method import NoiseSchedule, per_example_loss, pu_risk_terms, sample
-from .models import JudgeCNN, UNet
+from .method import make_scheduler, per_example_loss, pu_risk_terms, sample
+from .models import JudgeCNN, build_unet, load_pretrained
 
 SLUG = "pu_diffusion"
 log = paper_logger(SLUG)
@@ -62,7 +65,7 @@ def get_judge(cfg: Config, xtr: torch.Tensor, ytr, data_name: str, device) -> Ju
     """The judge CNN of this dataset and resolution, from the cache or trained now."""
     key = {"data": data_name, "size": cfg.image_size, "ch": cfg.in_channels, "epochs": cfg.judge_epochs,
            "n": cfg.judge_train_size, "lr": cfg.judge_lr, "batch": cfg.judge_batch, "seed": cfg.judge_seed,
-           "threads": torch.get_num_threads(), "v": 4}
+           "normal": list(cfg.normal_classes), "threads": torch.get_num_threads(), "v": 5}
     with torch.random.fork_rng(devices=[]):   # the judge leaves the global generator as it found it
         torch.manual_seed(derive_seed(cfg.judge_seed, "judge_init"))
         net = JudgeCNN(cfg.in_channels).to(device)
@@ -120,35 +123,35 @@ def inception_features(weights: str, x, device, bs: int = 64) -> np.ndarray:
 # Diffusion training and sampling.
 
 
-def build_unet(cfg: Config) -> UNet:
-    return UNet(cfg.in_channels, cfg.block_out_channels, cfg.layers_per_block, cfg.attn_levels, cfg.norm_groups)
-
-
-def cosine_with_warmup(opt: torch.optim.Optimizer, warmup: int, total: int):
-    """Linear warm-up over ``warmup`` steps, then a half cosine to 0 at step ``total`` (the schedule of
-    diffusers' get_cosine_schedule_with_warmup, built from torch's schedulers; the warm-up starts at
-    lr / warmup instead of 0)."""
-    from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR
-
-    cosine = CosineAnnealingLR(opt, T_max=max(1, total - warmup))
-    if warmup <= 0:
-        return cosine
-    warm = LinearLR(opt, start_factor=1.0 / warmup, end_factor=1.0, total_iters=warmup)
-    return SequentialLR(opt, [warm, cosine], milestones=[warmup])
+def build_model(cfg: Config):
+    """(eps_theta, noise scheduler): a pretrained diffusers pipeline's UNet and scheduler to fine-tune
+    (``cfg.pretrained``, as the official ``main_ft.py``), or a fresh ``UNet2DModel`` and the default
+    DDPM schedule (``main.py``)."""
+    if cfg.pretrained:
+        unet, scheduler = load_pretrained(cfg.pretrained)
+        got = (unet.config.in_channels, unet.config.sample_size)
+        if got != (cfg.in_channels, cfg.image_size):
+            raise ConfigError(f"pretrained {cfg.pretrained!r} takes {got[0]}-channel {got[1]} px images, but the "
+                              f"config asks for in_channels={cfg.in_channels}, image_size={cfg.image_size}")
+        return unet, scheduler
+    unet = build_unet(cfg.in_channels, cfg.image_size, cfg.block_out_channels, cfg.layers_per_block,
+                      cfg.attn_levels, cfg.norm_groups)
+    return unet, make_scheduler(cfg.num_train_timesteps)
 
 
 def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device,
-                    workdir: Path | None) -> tuple[UNet, list, float]:
-    """Train eps_theta with the method's risk; returns the model, per-epoch mean losses, and the % of
+                    workdir: Path | None) -> tuple[torch.nn.Module, object, list, float]:
+    """Train eps_theta with the method's risk; returns the model, its noise scheduler, per-epoch mean
+    losses, and the % of
     steps on which the PU negative-class risk E_U[l] - beta E_P[l] of the batch was below zero (where
     the absolute-value and non-negative PU forms differ)."""
     torch.manual_seed(derive_seed(cfg.seed, "init"))
-    model = build_unet(cfg).to(device)
-    schedule = NoiseSchedule.linear(cfg.num_train_timesteps)
+    model, scheduler = build_model(cfg)
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.learning_rate)
     steps_per_epoch = math.ceil(len(x) / cfg.batch_size)
     total = steps_per_epoch * cfg.num_epochs
-    sched = cosine_with_warmup(opt, cfg.num_warmup_steps, total)
+    sched = get_cosine_schedule_with_warmup(opt, cfg.num_warmup_steps, total)
     gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "batch_order"))
     noise = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "diffusion_noise"))
     start, history, n_neg, n_steps = 0, [], 0, 0
@@ -169,7 +172,7 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device,
         total_loss = 0.0
         for i in range(0, len(x), cfg.batch_size):
             b = perm[i:i + cfg.batch_size]
-            ell = per_example_loss(model, schedule, x[b].to(device), generator=noise)
+            ell = per_example_loss(model, scheduler, x[b].to(device), generator=noise)
             loss = risk(cfg.method, ell, y[b].to(device), cfg.beta)
             with torch.no_grad():
                 n_neg += int(pu_risk_terms(ell, y[b].to(device).float(), cfg.beta)[1] < 0)
@@ -189,15 +192,15 @@ def train_diffusion(cfg: Config, x: torch.Tensor, y: torch.Tensor, device,
                         "history": history, "n_neg": n_neg, "n_steps": n_steps}, tmp)
             tmp.replace(ckpt)
     model.eval()
-    return model, history, 100.0 * n_neg / max(1, n_steps)
+    return model, scheduler, history, 100.0 * n_neg / max(1, n_steps)
 
 
-def generate(cfg: Config, model, device, bs: int = 200) -> torch.Tensor:
-    schedule = NoiseSchedule.linear(cfg.num_train_timesteps)
+def generate(cfg: Config, model, scheduler, device, bs: int = 500) -> torch.Tensor:
+    """``cfg.n_generate`` samples in batches of ``bs`` (one scheduler pass per batch)."""
     g = torch.Generator(device=device).manual_seed(derive_seed(cfg.seed, "sampling"))
     out = []
     for i in range(0, cfg.n_generate, bs):
         n = min(bs, cfg.n_generate - i)
-        out.append(sample(model, schedule, (n, cfg.in_channels, cfg.image_size, cfg.image_size), cfg.sampler,
+        out.append(sample(model, scheduler, (n, cfg.in_channels, cfg.image_size, cfg.image_size), cfg.sampler,
                           cfg.num_inference_steps, g, device).clamp(-1, 1).cpu())
     return torch.cat(out)

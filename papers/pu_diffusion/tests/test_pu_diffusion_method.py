@@ -1,6 +1,7 @@
 """Numerical checks of method.py against hand computations and closed forms."""
 
 import math
+import types
 
 import numpy as np
 import pytest
@@ -8,42 +9,42 @@ import torch
 
 from papers.pu_diffusion.baselines import risk
 from papers.pu_diffusion.method import (
-    NoiseSchedule,
     ddim_sample,
     ddpm_sample,
     fid_from_features,
     frechet_distance,
+    make_scheduler,
     per_example_loss,
     positive_loss,
     pu_risk,
     pu_risk_terms,
-    q_sample,
     sample,
 )
 
 
 def test_schedule_matches_ddpm_linear_defaults():
-    s = NoiseSchedule.linear(1000)
+    s = make_scheduler(1000)
     assert s.betas[0].item() == pytest.approx(1e-4) and s.betas[-1].item() == pytest.approx(0.02)
     # alpha_bar_t = prod_{s<=t} (1 - beta_s), written out for t = 2
-    b = s.betas
-    assert s.alphas_cumprod[2].item() == pytest.approx(((1 - b[0]) * (1 - b[1]) * (1 - b[2])).item(), rel=1e-12)
+    b = s.betas.double()
+    assert s.alphas_cumprod[2].item() == pytest.approx(((1 - b[0]) * (1 - b[1]) * (1 - b[2])).item(), rel=1e-6)
+    assert (s.config.variance_type, s.config.clip_sample, s.config.prediction_type) == ("fixed_small", True, "epsilon")
 
 
 def test_forward_noising_matches_closed_form_and_marginal():
-    s = NoiseSchedule.linear(1000)
+    s = make_scheduler(1000)
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(3, 1, 4, 4, generator=g) * 2 - 1
     eps = torch.randn(3, 1, 4, 4, generator=g)
     t = torch.tensor([0, 499, 999])
-    xt = q_sample(s, x0, t, eps)
+    xt = s.add_noise(x0, eps, t)
     for i, ti in enumerate(t.tolist()):
         ab = float(np.prod(1 - np.linspace(1e-4, 0.02, 1000)[: ti + 1]))
         expect = math.sqrt(ab) * x0[i] + math.sqrt(1 - ab) * eps[i]
         assert torch.allclose(xt[i], expect.float(), atol=2e-5)
     # Marginal of x_T for x_0 = const: mean sqrt(abar_T) c, variance 1 - abar_T (Monte Carlo)
     c = torch.full((20000, 1), 0.7)
-    xT = q_sample(s, c, torch.full((20000,), 999), torch.randn(20000, 1, generator=g))
+    xT = s.add_noise(c, torch.randn(20000, 1, generator=g), torch.full((20000,), 999))
     ab = s.alphas_cumprod[-1].item()
     assert xT.mean().item() == pytest.approx(math.sqrt(ab) * 0.7, abs=0.03)
     assert xT.var().item() == pytest.approx(1 - ab, abs=0.03)
@@ -61,7 +62,7 @@ class _Const(torch.nn.Module):
 
 
 def test_per_example_loss_equals_hand_computation():
-    s = NoiseSchedule.linear(10)
+    s = make_scheduler(10)
     x0 = torch.zeros(4, 1, 2, 2)
     pred = torch.full((1, 1, 2, 2), 0.5)
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
@@ -123,14 +124,14 @@ def test_unknown_method_raises():
 
 @pytest.mark.parametrize("sampler,steps", [("ddpm", 0), ("ddpm", 10), ("ddim", 5)])
 def test_samplers_shapes_finite(sampler, steps):
-    s = NoiseSchedule.linear(50)
+    s = make_scheduler(50)
     out = sample(_Const(torch.zeros(1)), s, (3, 2, 4, 4), sampler, steps, torch.Generator().manual_seed(0))
     assert out.shape == (3, 2, 4, 4) and torch.isfinite(out).all()
 
 
 def test_ddim_with_oracle_eps_recovers_x0():
     """With the true noise predictor of a point mass at x0, deterministic DDIM lands on x0."""
-    s = NoiseSchedule.linear(100)
+    s = make_scheduler(100)
     x0 = torch.full((2, 1, 3, 3), 0.3)
     abar = s.alphas_cumprod.float()
 
@@ -143,6 +144,24 @@ def test_ddim_with_oracle_eps_recovers_x0():
     assert torch.allclose(out, x0, atol=1e-4)
     out = ddpm_sample(Oracle(), s, x0.shape, torch.Generator().manual_seed(0))
     assert torch.allclose(out, x0, atol=1e-3)
+    with pytest.raises(ValueError, match="num_inference_steps"):
+        ddim_sample(Oracle(), s, x0.shape, 101)
+
+
+class _DiffusersLike(torch.nn.Module):
+    """Returns an output object with ``.sample``, like diffusers' UNet2DModel."""
+
+    def forward(self, x, t):
+        return types.SimpleNamespace(sample=torch.zeros_like(x))
+
+
+def test_samplers_and_loss_accept_diffusers_outputs():
+    s = make_scheduler(20)
+    assert sample(_DiffusersLike(), s, (2, 1, 4, 4), "ddim", 4, torch.Generator().manual_seed(0)).shape == (2, 1, 4, 4)
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    ell = per_example_loss(_DiffusersLike(), s, torch.zeros(3, 1, 2, 2), generator=g1)
+    torch.randint(0, 20, (3,), generator=g2)
+    assert torch.allclose(ell, (torch.randn(3, 1, 2, 2, generator=g2) ** 2).flatten(1).sum(1))
 
 
 def test_frechet_distance_closed_form_gaussians():

@@ -12,25 +12,41 @@ from papers.pu_diffusion.data import (
     read_stl10_binary,
     to_model_space,
 )
-from papers.pu_diffusion.models import JudgeCNN, UNet
+from papers.pu_diffusion.models import JudgeCNN, build_unet, load_pretrained
 
 
 @pytest.mark.parametrize("chs,attn,size", [((8, 16), (1,), 8), ((8, 8, 16, 16), (2,), 16)])
 def test_unet_shapes_and_time_conditioning(chs, attn, size):
     torch.manual_seed(0)
-    net = UNet(3, chs, layers_per_block=2, attn_levels=attn, norm_groups=4)
+    net = build_unet(3, size, chs, layers_per_block=2, attn_levels=attn, norm_groups=4)
     x = torch.randn(2, 3, size, size)
-    a, b = net(x, torch.tensor([0, 0])), net(x, torch.tensor([900, 900]))
+    a, b = net(x, torch.tensor([0, 0])).sample, net(x, torch.tensor([900, 900])).sample
     assert a.shape == x.shape and torch.isfinite(a).all()
     assert (a - b).abs().max() > 1e-4           # the time step changes the output
 
 
 def test_unet_paper_config_builds_at_32px():
-    net = UNet(3, (128, 128, 256, 512), 2, (2,), 32)
+    """The official configuration: Down/Down/AttnDown/Down, Up/AttnUp/Up/Up, (128, 128, 256, 512)."""
+    net = build_unet(3, 32, (128, 128, 256, 512), 2, (2,), 32)
+    assert net.config.down_block_types == ("DownBlock2D", "DownBlock2D", "AttnDownBlock2D", "DownBlock2D")
+    assert net.config.up_block_types == ("UpBlock2D", "AttnUpBlock2D", "UpBlock2D", "UpBlock2D")
     n = sum(p.numel() for p in net.parameters())
-    assert 40e6 < n < 130e6                       # tens of millions of parameters, like UNet2DModel's config
-    assert sum(isinstance(m, torch.nn.Module) and m.__class__.__name__ == "AttentionBlock"
-               for m in net.modules()) == 2 + 3 + 1   # attn down level (2), attn up level (3), mid (1)
+    assert 30e6 < n < 130e6                       # tens of millions of parameters
+    with pytest.raises(ValueError, match="divisible"):
+        build_unet(3, 32, (12, 24), 1, (), 8)
+
+
+def test_pretrained_pipeline_loads_from_a_local_folder(tmp_path):
+    """The fine-tuning path (official main_ft.py) on a tiny pipeline saved here: no download."""
+    from diffusers import DDPMPipeline, DDPMScheduler
+
+    torch.manual_seed(0)
+    unet = build_unet(3, 8, (8, 16), 1, (), 4)
+    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=50)).save_pretrained(tmp_path / "pipe")
+    loaded, sched = load_pretrained(str(tmp_path / "pipe"))
+    x, t = torch.randn(2, 3, 8, 8), torch.tensor([3, 40])
+    assert torch.equal(loaded(x, t).sample, unet(x, t).sample)
+    assert sched.config.num_train_timesteps == 50 and sched.config.beta_schedule == "linear"
 
 
 def test_judge_cnn_shapes():

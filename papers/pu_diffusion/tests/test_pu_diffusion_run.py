@@ -3,7 +3,6 @@ figures, and bad input. A real-data smoke cell is marked ``data`` (skips without
 
 import dataclasses
 import json
-import math
 import shutil
 
 import numpy as np
@@ -120,21 +119,47 @@ def test_impossible_split_sizes_fail_in_validate():
         resolve(CM.Config, CM, "full", cell={"normal": "even", "n_unlabeled_normal": 30000})
 
 
-def test_cosine_schedule_with_warmup_follows_the_diffusers_shape():
-    """torch's LinearLR + CosineAnnealingLR give diffusers' cosine-with-warm-up after the warm-up, and a
-    linear ramp from lr/warmup to lr during it."""
-    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=2.0)
-    sched = TR.cosine_with_warmup(opt, warmup=10, total=100)
-    lrs = []
-    for _ in range(100):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        sched.step()
-    assert lrs[0] == pytest.approx(2.0 / 10) and lrs[5] == pytest.approx(2.0 * (0.1 + 0.9 * 0.5))
-    for step in (10, 30, 55, 80, 99):
-        want = 2.0 * 0.5 * (1 + math.cos(math.pi * (step - 10) / 90))
-        assert lrs[step] == pytest.approx(want, rel=1e-9, abs=1e-12)
-    assert max(lrs) == pytest.approx(2.0) and lrs[99] < 0.01
+def test_impossible_split_size_through_the_cli_leaves_nothing(tmp_path, monkeypatch):
+    """`make reproduce-pu-diffusion ARGS='--set n_unlabeled_normal=...'`: one error line, exit 2, no run folder."""
+    from common import cli
+
+    monkeypatch.setenv("REPRO_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "results"))
+    code = cli.main(["reproduce", "pu_diffusion", "--profile", "smoke", "--set", "n_unlabeled_normal=42001"])
+    assert code == 2
+    assert not (tmp_path / "runs").exists() or not any(p.is_file() for p in (tmp_path / "runs").rglob("*"))
+
+
+def test_judge_cache_is_keyed_by_the_normal_classes(env):
+    """Two partitions of one dataset get two judge cache entries (key.json names the normal classes)."""
+    from papers.pu_diffusion.data import to_model_space
+
+    x, y, _ = _synthetic("mnist", "train")
+    x = to_model_space(x, 16, 1)
+    for normal in ("even", "odd"):
+        cfg = dataclasses.replace(_cfg(judge_epochs=1), dataset="mnist", normal=normal)
+        TR.get_judge(cfg, x, y, "synthetic", "cpu")
+    keys = sorted((env / "runs" / "pu_diffusion" / "_cache").glob("judge-*/key.json"))
+    assert sorted(tuple(json.loads(k.read_text())["normal"]) for k in keys) == [(0, 2, 4, 6, 8), (1, 3, 5, 7, 9)]
+
+
+def test_fine_tuning_a_pretrained_pipeline_through_run(env, tmp_path):
+    """The full-profile fine-tuning path (official main_ft.py) with a tiny UNet2DModel pipeline saved here,
+    no download: the run starts from its weights and scheduler, and a mismatched image size is a ConfigError."""
+    from diffusers import DDPMPipeline, DDPMScheduler
+
+    from papers.pu_diffusion.models import build_unet
+
+    torch.manual_seed(0)
+    DDPMPipeline(unet=build_unet(1, 16, (8, 16), 1, (), 8),
+                 scheduler=DDPMScheduler(num_train_timesteps=100)).save_pretrained(tmp_path / "pipe")
+    cfg = _cfg(method="pu", judge_epochs=1, pretrained=str(tmp_path / "pipe"), num_inference_steps=2)
+    model, sched = TR.build_model(cfg)
+    assert sched.config.num_train_timesteps == 100 and tuple(model.config.block_out_channels) == (8, 16)
+    rows = {r["metric"]: r["value"] for r in R.run(cfg)}
+    assert np.isfinite(rows["fid_judgefeat"]) and 0 <= rows["nonsensitive_rate_pct"] <= 100
+    with pytest.raises(ConfigError, match="pretrained"):
+        TR.build_model(dataclasses.replace(cfg, image_size=32))
 
 
 def test_judge_cache_does_not_change_the_run(env):
