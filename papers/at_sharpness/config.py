@@ -119,7 +119,7 @@ class Config(BaseConfig):
 
 QUICK = {"threads": 1, "deterministic": True, "pool": 2, "model": "small_cnn", "dataset": "fashion_mnist",
          "train_subset": 1500, "epochs": 8, "batch_size": 50, "lr": 0.05, "weight_decay": 0.0,
-         "train_pgd_steps": 2, "eval_pgd_steps": 5, "hessian_batch": 200, "power_iters": 20, "power_rtol": 1e-3,
+         "train_pgd_steps": 2, "eval_pgd_steps": 5, "hessian_batch": 200, "power_iters": 50, "power_rtol": 1e-3,
          "test_subset": 500, "fn_directions": 3}
 SMOKE = {"epochs": 1, "train_subset": 300, "hessian_batch": 50, "power_iters": 3, "test_subset": 100,
          "fn_directions": 1, "eval_pgd_steps": 2, "pgd_check_steps": 5}

@@ -29,14 +29,15 @@ def _lr_figures(runs: pd.DataFrame, out: Path, profile: str) -> None:
             line_with_bands(top[top.method == method], x="eps_frac", y="value", hue="dataset", path=out,
                             title=title, xlabel="eps / collapse radius", ylabel="top Hessian eigenvalue",
                             logy=True, ax=ax)
-        axes[1].get_legend().remove()
+        axes[0].get_legend().remove()
+        axes[1].legend(frameon=False, loc="upper left", ncol=2)
         fig.suptitle(f"Logistic regression: sharpness at the optimum vs eps ({profile})")
         save(fig, out / "f1_lr_sharpness.png")
     adv = runs[runs.method == "adversarial"]
     wide = adv.pivot_table(index=["dataset", "eps_frac", "seed"], columns="metric", values="value").reset_index()
     wide["dir_fraction"] = wide["top_share_dir_term"] / wide["top_eig_train"]
     line_with_bands(wide, x="eps_frac", y="dir_fraction", hue="dataset", path=out / "f2_lr_decomposition.png",
-                    title=f"Share of the top eigenvalue from the direction term ({profile})",
+                    title=f"Direction term's share of lambda_max ({profile})",
                     xlabel="eps / collapse radius", ylabel="v'H_dir v / lambda_max")
 
 

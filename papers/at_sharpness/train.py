@@ -109,7 +109,7 @@ def train_pgd(model, x, y, eps, epochs, batch_size, lr, weight_decay, pgd_steps,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total, count = total + float(loss) * len(idx), count + len(idx)
+            total, count = total + float(loss.detach()) * len(idx), count + len(idx)
         sched.step()
         losses.append(total / count)
         log.info("epoch %d/%d: adversarial training loss %.4f", epoch + 1, epochs, losses[-1])
