@@ -1,0 +1,147 @@
+"""The claims of Ito, Yamada, Chijiwa, Kumagai et al. (ICLR 2026) as noise-aware checks.
+
+Sources: the abstract, and the brief's third-party notes on the paper (``BRIEFS.md`` section 11).
+The paper states its findings with tables and curves, not thresholds: every threshold below is
+ours and is stated in the claim's text. Each seed is an independent pair of models, so per-seed
+values are the replicates of every interval. Margins are at least the drift measured between one
+and two torch threads on the ``DRIFT`` cell (README, "Drift").
+"""
+
+from __future__ import annotations
+
+from common.claims import Claim, Results, combine, decide, paired, requires, t_interval, trend
+
+ABSTRACT, NOTE = "abstract", "third-party note in the brief"
+WIDEST = 16
+#: "near zero" (ours): the calibrated loss barrier of the widest models below this many nats.
+NEAR_ZERO_NATS = 0.15
+#: margins, each >= the measured cross-thread drift of its quantity (README, "Drift").
+SLOPE_LOSS, SLOPE_ACC, SLOPE_LEWC = 0.003, 0.05, 0.002
+GAP_LOSS, GAP_LEWC, GAP_ACC = 0.05, 0.05, 2.0
+
+
+def _trained(res: Results) -> None:
+    """Precondition of every claim: every model learned Fashion-MNIST (endpoint accuracy > 75%, chance 10%)."""
+    for table in ("x_width", "x_weight_decay"):
+        acc = res.runs(table, metric="endpoint_acc_pct_test")["value"]
+        requires(bool(len(acc)) and float(acc.min()) > 75.0,
+                 f"{table}: endpoint test accuracy {float(acc.min()) if len(acc) else float('nan'):.1f}% <= 75%")
+
+
+def _widest(res: Results, table: str = "x_width") -> str:
+    settings = res.runs(table, method="naive", metric="merged_acc_pct_test")["setting"].unique()
+    match = [s for s in settings if f"width_mult={WIDEST}" in str(s).split(";")]
+    requires(len(match) == 1, f"{table}: one naive cell at width_mult={WIDEST} (found {list(settings)})")
+    return match[0]
+
+
+def _c1_calibrated_barrier_falls(res):
+    _trained(res)
+    return trend(res, "x_width", "barrier_mid_loss_cal_test", x="width_mult", increasing=False,
+                 margin=SLOPE_LOSS, method="naive")
+
+
+def _c2_near_zero_at_widest(res):
+    _trained(res)
+    widest = _widest(res)
+    cal = res.seeds("x_width", method="naive", setting=widest, metric="barrier_mid_loss_cal_test")
+    m, lo, hi = t_interval((cal - NEAR_ZERO_NATS).to_numpy(float))
+    return combine({
+        "near zero": decide(m, lo, hi, 0.0, f"calibrated loss barrier - {NEAR_ZERO_NATS} nats at x{WIDEST}",
+                            higher=False),
+        "calibration needed": _raw_minus_cal(res, widest),
+    })
+
+
+def _raw_minus_cal(res, setting):
+    raw = res.seeds("x_width", method="naive", setting=setting, metric="barrier_mid_loss_test")
+    cal = res.seeds("x_width", method="naive", setting=setting, metric="barrier_mid_loss_cal_test")
+    m, lo, hi = t_interval((raw - cal).dropna().to_numpy(float))
+    return decide(m, lo, hi, GAP_LOSS, f"raw - calibrated loss barrier at x{WIDEST}", higher=True)
+
+
+def _c3_merged_acc_rises(res):
+    _trained(res)
+    return trend(res, "x_width", "merged_acc_pct_test", x="width_mult", increasing=True, margin=SLOPE_ACC,
+                 method="naive")
+
+
+def _c4_lewc_falls(res):
+    _trained(res)
+    return trend(res, "x_width", "lewc_relerr_mean", x="width_mult", increasing=False, margin=SLOPE_LEWC,
+                 method="naive")
+
+
+def _c5_weak_decay_breaks(res):
+    _trained(res)
+    widest = f"width_mult={WIDEST}"
+    strong, weak = f"{widest};weight_decay=0.003", f"{widest};weight_decay=0.0001"
+    parts = {}
+    for metric, margin in (("barrier_mid_loss_cal_test", GAP_LOSS), ("lewc_relerr_mean", GAP_LEWC)):
+        parts[metric] = paired(res, "x_weight_decay", {"setting": weak}, {"setting": strong}, metric, margin,
+                               a_name="wd 1e-4", b_name="wd 3e-3", method="naive")
+    return combine(parts)
+
+
+def _c6_random_perm_keeps_acc(res):
+    _trained(res)
+    widest = _widest(res)
+    kw = dict(a_name="random perm", b_name="no perm", setting=widest)
+    return combine({
+        "not lower": paired(res, "x_width", {"method": "random_perm"}, {"method": "naive"}, "merged_acc_pct_test",
+                            -GAP_ACC, higher=True, **kw),
+        "not higher": paired(res, "x_width", {"method": "random_perm"}, {"method": "naive"}, "merged_acc_pct_test",
+                             -GAP_ACC, higher=False, **kw),
+    })
+
+
+def _c7_merged_is_ensemble(res):
+    _trained(res)
+    return trend(res, "x_width", "merged_agrees_ensemble_pct", x="width_mult", increasing=True, margin=SLOPE_ACC,
+                 method="naive")
+
+
+def _s1_wm_lowers_narrow_barrier(res):
+    _trained(res)
+    narrow = [s for s in res.runs("x_width", method="wm", metric="barrier_mid_loss_test")["setting"].unique()
+              if "width_mult=1" in str(s).split(";")]
+    requires(len(narrow) == 1, "one wm cell at width_mult=1")
+    return paired(res, "x_width", {"method": "wm"}, {"method": "naive"}, "barrier_mid_loss_test", GAP_LOSS,
+                  higher=False, a_name="WM", b_name="no perm", setting=narrow[0])
+
+
+CLAIMS = [
+    Claim("C1", "Without permutation, the loss barrier at lambda=1/2 after softmax temperature calibration "
+          f"falls with width (slope < -{SLOPE_LOSS} nats per unit of width multiplier)", ABSTRACT,
+          _c1_calibrated_barrier_falls),
+    Claim("C2", f"At the largest width (x{WIDEST}) the calibrated barrier is near zero (< {NEAR_ZERO_NATS} nats, "
+          f"ours) while the raw barrier is not: calibration removes more than {GAP_LOSS} nats", ABSTRACT + " + Table 1",
+          _c2_near_zero_at_widest),
+    Claim("C3", "The merged model's accuracy rises with width (no permutation)", NOTE, _c3_merged_acc_rises),
+    Claim("C4", "The LEWC error (mean over layers of the relative error) falls with width", ABSTRACT + " (LEWC)",
+          _c4_lewc_falls),
+    Claim("C5", f"Weak weight decay (1e-4) breaks the effect at x{WIDEST}: calibrated barrier higher by > "
+          f"{GAP_LOSS} nats and LEWC error higher by > {GAP_LEWC} than with 3e-3", NOTE, _c5_weak_decay_breaks),
+    Claim("C6", f"Random permutations before merging keep the merged accuracy of the widest models "
+          f"(within +-{GAP_ACC} points of no permutation)", NOTE, _c6_random_perm_keeps_acc),
+    Claim("C7", "The merged model behaves like the ensemble of the two models: its top-1 agreement with the "
+          "logit ensemble rises with width", ABSTRACT, _c7_merged_is_ensemble),
+    Claim("S1", "Weight matching lowers the raw barrier of the narrowest models (Ainsworth et al.)", "protocol",
+          _s1_wm_lowers_narrow_barrier, kind="sanity"),
+]
+
+HEADLINE = [
+    dict(table="x_width", metric="barrier_mid_loss_cal_test", rows="method", cols="setting",
+         title="Loss barrier at lambda = 1/2 after temperature calibration (nats), by width"),
+    dict(table="x_width", metric="barrier_mid_loss_test", rows="method", cols="setting",
+         title="Loss barrier at lambda = 1/2 without calibration (nats), by width"),
+    dict(table="x_width", metric="merged_acc_pct_test", rows="method", cols="setting",
+         title="Merged (lambda = 1/2) test accuracy (%), by width"),
+    dict(table="x_width", metric="lewc_relerr_mean", rows="method", cols="setting",
+         title="LEWC relative error (mean over the 4 layers), by width"),
+    dict(table="x_weight_decay", metric="lewc_relerr_mean", rows="method", cols="setting",
+         title="Weight-decay ablation: LEWC relative error"),
+]
+
+# The small quick cell CI reruns (common.drift); tol from the threads=1 vs 2 comparison (README).
+DRIFT = dict(table="x_width", cell={"method": "naive", "width_mult": 4, "seed": 0}, tol=0.05)

@@ -1,0 +1,127 @@
+"""A smoke cell through run() (permutations keep the endpoints, models are cached and shared), the
+data split on tiny IDX files of the official format, and bad input: one clear error each."""
+
+
+import numpy as np
+import pytest
+import torch
+
+from common.config import ConfigError, resolve
+from common.data import DataMissingError, write_idx
+from papers.lmc_width import config as cfgmod
+from papers.lmc_width import data as D
+
+
+def _fmnist_available():
+    try:
+        from common.data import load_fashion_mnist
+
+        load_fashion_mnist("test")
+        return True
+    except Exception:
+        return False
+
+
+@pytest.fixture
+def roots(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("REPRO_PROGRESS", "0")
+    return tmp_path
+
+
+@pytest.mark.data
+def test_smoke_cells_naive_and_random_perm(roots):
+    if not _fmnist_available():
+        pytest.skip("Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)")
+    from papers.lmc_width.run import run
+
+    out = {}
+    for method in ("naive", "random_perm"):
+        cfg = resolve(cfgmod.Config, cfgmod, "smoke", cli={"method": method, "dataset": "fashion_mnist"},
+                      cli_from_text=False)
+        work = roots / method
+        work.mkdir()
+        out[method] = {r["metric"]: r["value"] for r in run(cfg, workdir=work)}
+    naive, rnd = out["naive"], out["random_perm"]
+    assert naive["endpoint_acc_pct_test"] > 60.0  # one epoch of a width-8 MLP learns Fashion-MNIST
+    # a permutation of model b does not change its function: same endpoints, different merge
+    assert rnd["endpoint_acc_pct_test"] == pytest.approx(naive["endpoint_acc_pct_test"], abs=1e-9)
+    assert rnd["ensemble_acc_pct_test"] == pytest.approx(naive["ensemble_acc_pct_test"], abs=1e-9)
+    assert rnd["merged_acc_pct_test"] != naive["merged_acc_pct_test"]
+    assert sorted(k for k in naive if k.startswith("path_loss_cal_t")) == [
+        "path_loss_cal_t0", "path_loss_cal_t0.5", "path_loss_cal_t1"]
+    assert naive["barrier_mid_loss_test"] == pytest.approx(
+        naive["path_loss_t0.5"] - 0.5 * (naive["path_loss_t0"] + naive["path_loss_t1"]))
+    assert naive["merged_beta"] > 1.0  # the merged model's logits shrink (LEWC): it needs beta > 1
+    assert [f"lewc_relerr_l{i}" in naive for i in range(1, 5)] == [True] * 4
+    assert "additivity_err_l3" in naive and "cross_ratio_l4" in naive and "cross_ratio_l1" not in naive
+    assert naive["hidden_width"] == 8
+    models = list((roots / "runs" / "lmc_width" / "_cache").glob("model-*/model.pt"))
+    assert len(models) == 2  # models a and b, trained once, shared by both cells
+
+
+def _tiny_fashion(root, n_train=40, n_test=10):
+    folder = root / "fashion_mnist"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", rng.integers(0, 256, (n, 28, 28)))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", np.arange(n) % 10)
+
+
+def _clear_caches():
+    from common.data import images
+
+    for fn in (images.load_fashion_mnist, D.load_tensors, D.load_split):
+        fn.cache_clear()
+
+
+def test_split_from_tiny_idx_files(tmp_path, monkeypatch):
+    _tiny_fashion(tmp_path)
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path))
+    _clear_caches()
+    s = D.load_split("fashion_mnist", 8, seed=3)
+    assert tuple(s.x_train.shape) == (32, 1, 28, 28) and tuple(s.x_val.shape) == (8, 1, 28, 28)
+    assert tuple(s.x_test.shape) == (10, 1, 28, 28) and s.y_test.tolist() == list(range(10))
+    # standardised with the training statistics; the held-out images are not training images
+    assert abs(float(s.x_train.mean())) < 1e-5 and abs(float(s.x_train.std()) - 1.0) < 1e-3
+    assert sorted(s.y_train.tolist() + s.y_val.tolist()) == sorted((np.arange(40) % 10).tolist())
+    other = D.load_split("fashion_mnist", 8, seed=4)
+    assert not torch.equal(s.y_val, other.y_val) or not torch.equal(s.x_val, other.x_val)
+    with pytest.raises(ConfigError, match="n_val=40 leaves no training images"):
+        D.load_split("fashion_mnist", 40, seed=0)
+    _clear_caches()
+
+
+def test_missing_data_names_the_dataset(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path))
+    monkeypatch.setenv("REPRO_OFFLINE", "1")
+    D.load_tensors.cache_clear()
+    with pytest.raises(DataMissingError, match="cifar10"):
+        D.load_tensors("cifar10", "test")
+    D.load_tensors.cache_clear()
+
+
+@pytest.mark.parametrize("override,match", [
+    ({"method": "ste"}, "method must be one of"),
+    ({"width_mult": 0.0}, "width_mult and lr must be > 0"),
+    ({"n_lambdas": 4}, "n_lambdas must be odd"),
+    ({"arch": "vgg11"}, "needs 32x32"),
+    ({"lewc_lam": 1.0}, "lewc_lam"),
+    ({"weight_decay": -1e-3}, "weight_decay >= 0"),
+])
+def test_impossible_settings_fail_with_one_clear_error(override, match):
+    with pytest.raises(ConfigError, match=match):
+        resolve(cfgmod.Config, cfgmod, "quick", cli=override, cli_from_text=False)
+
+
+def test_unknown_key_is_rejected():
+    with pytest.raises(ConfigError, match="temperature"):
+        resolve(cfgmod.Config, cfgmod, "quick", cli={"temperature": 2.0}, cli_from_text=False)
+
+
+def test_quick_profile_is_the_documented_cpu_setting():
+    cfg = resolve(cfgmod.Config, cfgmod, "quick")
+    assert (cfg.dataset, cfg.arch, cfg.width, cfg.n_hidden, cfg.bias) == ("fashion_mnist", "mlp", 16, 3, False)
+    assert (cfg.weight_decay, cfg.threads) == (3e-3, 1)
