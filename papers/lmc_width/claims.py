@@ -15,9 +15,14 @@ ABSTRACT, NOTE = "abstract", "third-party note in the brief"
 WIDEST = 16
 #: "near zero" (ours): the calibrated loss barrier of the widest models below this many nats.
 NEAR_ZERO_NATS = 0.15
-#: margins, each >= the measured cross-thread drift of its quantity (README, "Drift").
-SLOPE_LOSS, SLOPE_ACC, SLOPE_LEWC = 0.003, 0.05, 0.002
-GAP_LOSS, GAP_LEWC, GAP_ACC = 0.05, 0.05, 2.0
+#: Margins. The DRIFT cell (x4, no permutation, seed 0) changed between 1 and 2 torch threads by
+#: 0.046 nats (calibrated barrier), 0.17 (raw barrier), 0.13 (raw - calibrated), 0.24 (merged
+#: accuracy, points), 1.65 (agreement with the ensemble, points), 0.24 (LEWC mean error): training
+#: over 3,440 steps is chaotic, so another thread count acts like another seed. Gap margins are >=
+#: those drifts; slope margins are >= the slope change when the widest cell moves by the drift
+#: (0.066 x drift for x in {1, 2, 4, 8, 16}).
+SLOPE_LOSS, SLOPE_ACC, SLOPE_AGREE, SLOPE_LEWC = 0.005, 0.05, 0.15, 0.02
+GAP_LOSS, GAP_RAW_CAL, GAP_LEWC, GAP_ACC, GAP_WM = 0.05, 0.15, 0.25, 2.0, 0.2
 
 
 def _trained(res: Results) -> None:
@@ -57,7 +62,7 @@ def _raw_minus_cal(res, setting):
     raw = res.seeds("x_width", method="naive", setting=setting, metric="barrier_mid_loss_test")
     cal = res.seeds("x_width", method="naive", setting=setting, metric="barrier_mid_loss_cal_test")
     m, lo, hi = t_interval((raw - cal).dropna().to_numpy(float))
-    return decide(m, lo, hi, GAP_LOSS, f"raw - calibrated loss barrier at x{WIDEST}", higher=True)
+    return decide(m, lo, hi, GAP_RAW_CAL, f"raw - calibrated loss barrier at x{WIDEST}", higher=True)
 
 
 def _c3_merged_acc_rises(res):
@@ -97,7 +102,7 @@ def _c6_random_perm_keeps_acc(res):
 
 def _c7_merged_is_ensemble(res):
     _trained(res)
-    return trend(res, "x_width", "merged_agrees_ensemble_pct", x="width_mult", increasing=True, margin=SLOPE_ACC,
+    return trend(res, "x_width", "merged_agrees_ensemble_pct", x="width_mult", increasing=True, margin=SLOPE_AGREE,
                  method="naive")
 
 
@@ -106,7 +111,7 @@ def _s1_wm_lowers_narrow_barrier(res):
     narrow = [s for s in res.runs("x_width", method="wm", metric="barrier_mid_loss_test")["setting"].unique()
               if "width_mult=1" in str(s).split(";")]
     requires(len(narrow) == 1, "one wm cell at width_mult=1")
-    return paired(res, "x_width", {"method": "wm"}, {"method": "naive"}, "barrier_mid_loss_test", GAP_LOSS,
+    return paired(res, "x_width", {"method": "wm"}, {"method": "naive"}, "barrier_mid_loss_test", GAP_WM,
                   higher=False, a_name="WM", b_name="no perm", setting=narrow[0])
 
 
@@ -115,7 +120,7 @@ CLAIMS = [
           f"falls with width (slope < -{SLOPE_LOSS} nats per unit of width multiplier)", ABSTRACT,
           _c1_calibrated_barrier_falls),
     Claim("C2", f"At the largest width (x{WIDEST}) the calibrated barrier is near zero (< {NEAR_ZERO_NATS} nats, "
-          f"ours) while the raw barrier is not: calibration removes more than {GAP_LOSS} nats", ABSTRACT + " + Table 1",
+          f"ours) while the raw barrier is not: calibration removes more than {GAP_RAW_CAL} nats", ABSTRACT + " + Table 1",
           _c2_near_zero_at_widest),
     Claim("C3", "The merged model's accuracy rises with width (no permutation)", NOTE, _c3_merged_acc_rises),
     Claim("C4", "The LEWC error (mean over layers of the relative error) falls with width", ABSTRACT + " (LEWC)",
@@ -143,5 +148,6 @@ HEADLINE = [
          title="Weight-decay ablation: LEWC relative error"),
 ]
 
-# The small quick cell CI reruns (common.drift); tol from the threads=1 vs 2 comparison (README).
-DRIFT = dict(table="x_width", cell={"method": "naive", "width_mult": 4, "seed": 0}, tol=0.05)
+# The small quick cell CI reruns (common.drift): tol = 2 x the largest row change between 1 and 2
+# threads (4.54, the merged model's fitted inverse temperature; README "Drift").
+DRIFT = dict(table="x_width", cell={"method": "naive", "width_mult": 4, "seed": 0}, tol=9.1)

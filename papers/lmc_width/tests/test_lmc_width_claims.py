@@ -31,7 +31,7 @@ def _rows(effect: float = 1.0, weak_breaks: bool = True, acc: float = 85.0):
                 add("x_width", method, s, "barrier_mid_loss_cal_test", 0.03 if wm else 0.9 - 0.85 * effect * frac, seed)
                 add("x_width", method, s, "merged_acc_pct_test", 85 if wm else 50 + 34 * effect * frac, seed)
                 add("x_width", method, s, "merged_agrees_ensemble_pct", 95 if wm else 55 + 35 * effect * frac, seed)
-                add("x_width", method, s, "lewc_relerr_mean", 0.55 if wm else 0.6 - 0.25 * effect * frac, seed)
+                add("x_width", method, s, "lewc_relerr_mean", 0.55 if wm else 0.9 - 0.6 * effect * frac, seed)
         for w in (1, 16):
             for wd in ("0.003", "0.0001"):
                 weak = wd == "0.0001" and weak_breaks
