@@ -9,13 +9,16 @@ A paper declares the cell in ``claims.py``::
 ``python -m common.drift [slug ...]`` (``make check-drift``) runs that cell of the quick profile
 into a scratch folder, writes its rows and the committed rows of the same cell as two result sets,
 and compares them with :mod:`common.compare` (absolute tolerance ``tol``; timing columns ignored).
-Exit 0 when every paper's cell is within its tolerance, 1 otherwise, 2 on bad input.
+Exit 0 when every paper's cell is within its tolerance, 1 otherwise, 2 on bad input. A paper whose own
+code changed after its committed results were made is reported as stale and not compared
+(:func:`stale_reason`); a change in ``common/`` is compared, since it should not move any number.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -44,6 +47,33 @@ def find_cell(slug: str, spec: dict, runs_root: Path) -> S.Cell:
     return match[0]
 
 
+def paper_changed_since(slug: str, sha: str) -> list[str]:
+    """Commits after ``sha`` that changed ``papers/<slug>/`` code (READMEs and figures excluded); [] when
+    none or when git cannot tell (unknown sha, no repository)."""
+    try:
+        out = subprocess.run(["git", "log", "--format=%h", f"{sha}..HEAD", "--", f"papers/{slug}", *R.NOT_CODE],
+                             cwd=R.REPO_ROOT, capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return out.stdout.split() if out.returncode == 0 else []
+
+
+def stale_reason(slug: str, rows: list[dict]) -> str:
+    """Why the committed rows cannot be compared with a rerun of today's code ('' when they can).
+
+    The paper's own code changed after the commit that made them: a difference would measure that
+    change, not drift. A change in ``common/`` is *not* a reason: it should not move a paper's numbers,
+    and this check is there to catch it when it does."""
+    for sha in sorted({str(r.get("git_sha", "")) for r in rows}):
+        if not sha or sha.endswith("+dirty") or sha == "unknown":
+            continue
+        changed = paper_changed_since(slug, sha)
+        if changed:
+            return (f"the committed rows were made at {sha} and papers/{slug}/ changed since "
+                    f"({len(changed)} commits, last {changed[0]}): rerun its quick profile and commit the results")
+    return ""
+
+
 def check_paper(slug: str, scratch: Path) -> tuple[bool, str]:
     from common.compare import compare_sets
 
@@ -54,6 +84,9 @@ def check_paper(slug: str, scratch: Path) -> tuple[bool, str]:
     if not committed.is_file():
         return True, f"{slug}: no committed quick results for {spec['table']} (skipped)"
     cell = find_cell(slug, spec, scratch / "runs")
+    stale = stale_reason(slug, R.read_csv(committed))
+    if stale:
+        return True, f"{slug}: not checked (stale results): {stale}"
     S.execute_cell(cell)
     new_rows = R.read_csv(cell.dir / "metrics.csv")
     keys = {(r["dataset"], r["method"], r["setting"], r["seed"]) for r in new_rows}

@@ -43,3 +43,25 @@ def test_cli_exit_codes(tmp_path, monkeypatch, capsys):
     assert drift.main(["no-such-paper"]) == 2
     assert "error: unknown paper" in capsys.readouterr().err
 
+
+
+def test_results_older_than_the_paper_code_are_reported_stale(tmp_path, monkeypatch):
+    _commit_fake(tmp_path, monkeypatch, shift=1.0)  # would fail if compared
+    committed = tmp_path / "results" / "_template" / "quick"
+    f = next(committed.glob("*_runs.csv"))
+    rows = R.read_csv(f)
+    for r in rows:
+        r["git_sha"] = "0123456789"
+    R.write_csv_atomic(f, rows, R.RUN_COLUMNS)
+    monkeypatch.setattr(drift, "paper_changed_since", lambda slug, sha: ["abc1234", "def5678"] if sha == "0123456789" else [])
+    ok, text = drift.check_paper("_template", tmp_path / "scratch")
+    assert ok and "stale" in text and "0123456789" in text and "2 commits" in text
+    monkeypatch.setattr(drift, "paper_changed_since", lambda slug, sha: [])  # only common/ changed: compared
+    ok, text = drift.check_paper("_template", tmp_path / "scratch2")
+    assert not ok and "test_acc_pct" in text
+
+
+def test_paper_changed_since_asks_git():
+    assert drift.paper_changed_since("_template", "no-such-commit-xyz") == []
+    head = drift.subprocess.run(["git", "rev-parse", "HEAD"], cwd=R.REPO_ROOT, capture_output=True, text=True).stdout.strip()
+    assert drift.paper_changed_since("_template", head) == []
