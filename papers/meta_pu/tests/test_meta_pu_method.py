@@ -9,7 +9,15 @@ import torch
 from papers.meta_pu import method as M
 from papers.meta_pu.data import GaussianTaskSource, bayes_accuracy
 
-torch.set_default_dtype(torch.float64)
+
+@pytest.fixture(autouse=True)
+def _float64():
+    """These checks run in float64; the default dtype is restored after each test (a module-level
+    set_default_dtype leaked float64 into every later test module of the session)."""
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(old)
 
 
 def _features(k=12, seed=0):
