@@ -161,7 +161,7 @@ class Config(BaseConfig):
 
 
 # Quick profile (CPU, 2 cores): Fashion-MNIST, footwear (sandal 5, sneaker 7, ankle boot 9) sensitive,
-# the same 10 : 1 : 1 split proportions scaled down, 16x16 grey images, a small UNet2DModel, 20-step DDIM
+# the same 10 : 1 : 1 split proportions scaled down, 16x16 grey images, a small UNet2DModel (6 epochs), 10-step DDIM
 # sampling of 2,000 images per run, FID against 2,000 real normal test images.
 # threads=1: fixed, so a rerun on any machine uses the same kernels' partitioning; on a shared machine two
 # spin-waiting threads per cell ran 15x slower than one. Both cores: EXECUTOR=local JOBS=2 (two cells at once).
@@ -179,12 +179,12 @@ QUICK = {
     "layers_per_block": 1,
     "attn_levels": (),
     "norm_groups": 8,
-    "num_epochs": 8,
+    "num_epochs": 6,
     "batch_size": 64,
     "learning_rate": 2e-3,
     "num_warmup_steps": 20,
     "sampler": "ddim",
-    "num_inference_steps": 20,
+    "num_inference_steps": 10,
     "n_generate": 2000,
     "judge_epochs": 2,
     "judge_train_size": 20000,
