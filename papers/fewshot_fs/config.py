@@ -33,7 +33,7 @@ class Config(BaseConfig):
     n_test_classes: int = 4
     """Classes held out for target tasks (class-disjoint from the source tasks; the split is drawn per seed)."""
     per_class: int = 1000
-    """Instances kept per class from the dataset's training split (a seeded draw)."""
+    """Instances kept per class from the dataset's training split (a seeded draw; at most, all of a smaller class)."""
     n_test_tasks: int = 30
     """Target tasks per cell (the same tasks for every method and support size)."""
     n_eval_train: int = 200
@@ -57,6 +57,9 @@ class Config(BaseConfig):
     """Width of the hidden layers (set encoder, selector head, decoder)."""
     embed: int = 64
     """Size of the set encoding z of the target instances."""
+    feature_hidden: int = 0
+    """Width of the per-feature set network that adds a feature's logits from its N values (0 = logits from z
+    only)."""
     temp_start: float = 10.0
     """Concrete temperature at the first step (annealed exponentially, Abid et al. 2019)."""
     temp_end: float = 0.01

@@ -46,18 +46,19 @@ def temperature(step: int, n_steps: int, temp_start: float, temp_end: float) -> 
 
 
 def distinct_top(logits: Tensor) -> np.ndarray:
-    """K distinct feature indices from logits (K, D): variables in order of their largest logit, each
-    taking its best feature not taken yet."""
+    """K distinct feature indices from logits (K, D), one per Concrete variable and in the variables' order
+    (the decoder's input order): variables in order of their largest logit, each taking its best feature
+    not taken yet."""
     a = logits.detach().cpu().numpy().astype(np.float64)
     k, d = a.shape
     if k > d:
         raise ValueError(f"cannot select {k} distinct features out of {d}")
-    chosen: list[int] = []
+    out = np.full(k, -1)
     for j in np.argsort(-a.max(1), kind="stable"):
         row = a[j].copy()
-        row[chosen] = -np.inf
-        chosen.append(int(np.argmax(row)))
-    return np.asarray(chosen)
+        row[out[out >= 0]] = -np.inf
+        out[j] = int(np.argmax(row))
+    return out                                            # out[j] = the feature of variable j (decoder order)
 
 
 def one_hot_selection(idx: np.ndarray, dim: int, dtype=torch.float32) -> Tensor:

@@ -2,7 +2,9 @@
 
 ``FewShotSelector`` (the proposed model): a permutation-invariant set encoder (Deep Sets,
 ``common.meta.encoders.DeepSetEncoder``) maps the N unlabelled target instances to z; a head maps z to
-the K x D logits of K Concrete selection variables; the decoder maps the K selected values of an
+the K x D logits of K Concrete selection variables (with ``feature_hidden`` > 0 plus a per-feature term,
+ours: a Deep Sets network over the N values of each feature, given z, adds that feature's K logits, so
+the selection can respond to how each feature behaves in the target instances); the decoder maps the K selected values of an
 instance together with z back to all D features. With ``use_set_encoding=False`` (the ablation) z is a
 learned vector shared by every task, so the selection and the decoder no longer depend on the target
 instances and every other part is unchanged. With ``free_logits=True`` the logits are free parameters
@@ -20,9 +22,10 @@ from common.meta.encoders import DeepSetEncoder, mlp
 
 class FewShotSelector(nn.Module):
     def __init__(self, dim: int, n_selected: int, hidden: int, embed: int, use_set_encoding: bool = True,
-                 free_logits: bool = False) -> None:
+                 free_logits: bool = False, feature_hidden: int = 0) -> None:
         super().__init__()
         self.dim, self.k = dim, n_selected
+        self.feature_hidden = feature_hidden if (use_set_encoding and not free_logits) else 0
         self.use_set_encoding = use_set_encoding and not free_logits
         self.free_logits = free_logits
         if free_logits:
@@ -31,6 +34,8 @@ class FewShotSelector(nn.Module):
             return
         if use_set_encoding:
             self.encoder = DeepSetEncoder(dim, hidden, embed, n_hidden=2, pool="mean")
+            if self.feature_hidden:   # per-feature Deep Sets over the N values of each feature (ours)
+                self.feature_encoder = DeepSetEncoder(1 + embed, self.feature_hidden, n_selected, n_hidden=1)
         else:
             self.task_vector = nn.Parameter(torch.zeros(embed))
         self.head = mlp(embed, hidden, n_selected * dim, n_hidden=1)
@@ -50,7 +55,13 @@ class FewShotSelector(nn.Module):
         if self.free_logits:
             return self.logit_param.expand(support.shape[0], -1, -1)
         z = self.encode(support) if z is None else z
-        return self.head(z).view(-1, self.k, self.dim)
+        out = self.head(z).view(-1, self.k, self.dim)
+        if self.feature_hidden:
+            t, n, d = support.shape
+            cols = support.transpose(1, 2).unsqueeze(-1)                           # (T, D, N, 1)
+            ctx = z[:, None, None, :].expand(t, d, n, z.shape[-1])
+            out = out + self.feature_encoder(torch.cat([cols, ctx], -1)).transpose(1, 2)   # (T, K, D)
+        return out
 
     def decode(self, selected: Tensor, z: Tensor | None) -> Tensor:
         """Reconstruction (T, Q, D) of all features from the selected values (T, Q, K) and z."""

@@ -31,7 +31,8 @@ def train_meta_model(cfg, source: TaskSource, use_set_encoding: bool) -> FewShot
     """The proposed model (set encoding) or its ablation, meta-trained on the source tasks (Eq. 2)."""
     name = "proposed" if use_set_encoding else "proposed_noenc"
     torch.manual_seed(derive_seed(cfg.seed, f"init_{name}"))
-    model = FewShotSelector(source.dim, cfg.n_selected, cfg.hidden, cfg.embed, use_set_encoding)
+    model = FewShotSelector(source.dim, cfg.n_selected, cfg.hidden, cfg.embed, use_set_encoding,
+                            feature_hidden=cfg.feature_hidden)
     gen = torch.Generator().manual_seed(derive_seed(cfg.seed, f"gumbel_{name}"))
     rng = np.random.default_rng(derive_seed(cfg.seed, f"source_tasks_{name}"))
     losses = M.meta_train(model, lambda r, n: source.batch(r, cfg.meta_batch, n, cfg.train_query), cfg.meta_steps,

@@ -29,13 +29,15 @@ def test_temperature_schedule_and_distinct_selection():
     logits = torch.tensor([[5.0, 1.0, 0.0], [4.0, 0.0, 3.0], [0.0, 0.0, 0.0]])
     # variable 0 (max 5) takes feature 0; variable 1 (max 4) would take 0, takes 2; variable 2 takes 1
     assert M.distinct_top(logits).tolist() == [0, 2, 1]
+    # the result is in the variables' order, not in the greedy order
+    assert M.distinct_top(torch.tensor([[0.0, 1.0, 0.0], [0.0, 9.0, 0.0]])).tolist() == [0, 1]
     with pytest.raises(ValueError):
         M.distinct_top(torch.zeros(4, 3))
 
 
 def test_selection_is_invariant_to_the_order_of_the_target_instances():
     torch.manual_seed(0)
-    model = FewShotSelector(dim=20, n_selected=4, hidden=16, embed=8).double()
+    model = FewShotSelector(dim=20, n_selected=4, hidden=16, embed=8, feature_hidden=4).double()
     rng = np.random.default_rng(0)
     s = rng.random((12, 20))
     perm = rng.permutation(12)
@@ -64,7 +66,7 @@ def test_duplicated_columns_one_column_per_group():
 
     torch.manual_seed(0)
     model = FewShotSelector(groups * copies, groups, hidden=32, embed=8)
-    M.meta_train(model, draw, 400, 1e-2, 5.0, 0.05, torch.Generator().manual_seed(0), (5, 10), gen_np)
+    M.meta_train(model, draw, 200, 1e-2, 5.0, 0.05, torch.Generator().manual_seed(0), (5, 10), gen_np)
     for _ in range(3):
         s, _ = draw(gen_np, 8, n_tasks=1)
         idx = M.select(model, s[0])

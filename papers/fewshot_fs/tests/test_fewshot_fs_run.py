@@ -39,7 +39,7 @@ def test_tasks_are_class_disjoint_and_balanced():
     (dict(n_supports="2,5"), ">= 3"),
     (dict(n_supports="five"), "comma-separated"),
     (dict(n_selected=65), "exceeds the 64 features"),
-    (dict(per_class=5000), "has only"),
+    (dict(n_eval_train=400), "the pool has"),
     (dict(n_test_classes=9), "source classes"),
 ])
 def test_impossible_settings_are_config_errors(override, match):
@@ -57,5 +57,5 @@ def test_smoke_profile_end_to_end(tmp_path, monkeypatch):
     cells = pd.read_csv(out / "x_fewshot.csv", keep_default_na=False)
     assert set(cells["method"]) == set(Config().method_list())
     claims = pd.read_csv(out / "claims.csv", keep_default_na=False).set_index("id")
-    assert {"C1", "C2", "C3", "S1", "S2"} <= set(claims.index)
+    assert {"C1", "C2", "C3", "C4", "S1", "S2"} <= set(claims.index)
     assert (out / "f_recon_vs_k_digits.png").is_file() and (out / "TABLES.md").is_file()
