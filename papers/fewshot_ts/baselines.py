@@ -15,7 +15,8 @@ Baselines (each as its source describes it; the settings are ours where the pape
 - maml: MAML (Finn et al. 2017) of the same LSTM, second-order, ``maml_inner_steps`` SGD steps;
 - no_attention: the proposed model with the attention replaced by a pooled support summary;
 - arima: statsmodels ARIMA per query series on its observed part, order by AIC over ``arima_orders``;
-- ets: statsmodels state-space exponential smoothing (additive damped trend, Gardner 1985) per series;
+- ets: statsmodels state-space simple exponential smoothing (Brown 1956; level only, fitted by maximum
+  likelihood) per series (ours: no trend, no season, which UCR series do not carry);
 - naive: the last value; seasonal_naive: the value one season earlier, the season being the lag
   (2..t0/2) of the largest autocorrelation of the observed part (UCR series carry no calendar);
 - knn: k-nearest-neighbour pattern matching (analogue forecasting): the ``knn_window`` last values
@@ -222,7 +223,7 @@ def arima(cfg, ctx) -> Forecaster:
 def ets(cfg, ctx) -> Forecaster:
     from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
 
-    return _statsmodels(lambda x: ExponentialSmoothing(x, trend=True, damped_trend=True).fit(disp=False))
+    return _statsmodels(lambda x: ExponentialSmoothing(x).fit(disp=False))
 
 
 # ---------------------------------------------------------------- pattern matching over the support set

@@ -42,7 +42,7 @@ class Config(BaseConfig):
     """Support-set sizes evaluated (every size uses the same query series)."""
     n_query: int = 5
     """Query series per test episode."""
-    n_episodes: int = 6
+    n_episodes: int = 10
     """Test episodes per meta-test task."""
     hidden: int = 32
     """LSTM hidden units (every network)."""
@@ -108,7 +108,7 @@ class Config(BaseConfig):
             raise ConfigError(f"arima_orders must be (p, d, q) triples >= 0; got {self.arima_orders}")
 
 
-QUICK = {"meta_steps": 1500, "eval_every": 150, "max_len": 64, "threads": 1}
-SMOKE = {"meta_steps": 30, "eval_every": 15, "n_episodes": 1, "n_query": 2, "n_support": (1, 3), "val_episodes": 1,
+QUICK = {"meta_steps": 2000, "eval_every": 200, "max_len": 64, "n_episodes": 4, "per_task_steps": 100, "threads": 1}
+SMOKE = {"threads": 1, "meta_steps": 30, "eval_every": 15, "n_episodes": 1, "n_query": 2, "n_support": (1, 3), "val_episodes": 1,
          "per_task_steps": 5, "ft_steps": 2, "n_val": 2, "n_test": 2, "arima_orders": ((1, 0, 0),),
          "datasets": ("CBF", "Coffee", "ECG200", "Gun_Point", "ItalyPowerDemand", "Trace", "Wine", "Beef")}

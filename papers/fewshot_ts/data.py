@@ -53,8 +53,8 @@ def read_ucr_file(path: Path) -> np.ndarray:
     if not rows:
         raise DataFormatError(f"{path}: no series")
     lengths = {len(r) for r in rows}
-    if len(lengths) != 1 or lengths.pop() < 3:
-        raise DataFormatError(f"{path}: series of unequal or too short length (UCR files have equal lengths)")
+    if len(lengths) != 1 or lengths.pop() < 4:
+        raise DataFormatError(f"{path}: series of unequal length or shorter than 3 steps (UCR files have equal lengths)")
     try:
         arr = np.asarray(rows, dtype=np.float64)
     except ValueError as exc:
