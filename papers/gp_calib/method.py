@@ -15,14 +15,15 @@ For a task with support set S = {(x_n, y_n)}_{n=1..N} and query inputs x:
 4. Calibrated CDF: the GMM's CDF applied to the GP's CDF in its probit scale,         (Eq. CAL)
    F(y | x, S) = G(Phi^-1(F_GP(y | x, S))) = G((y - mu(x)) / sigma(x)),
    i.e. the predictive is the Gaussian mixture sum_k w_k N(y; mu + sigma m_k, (sigma s_k)^2) (density,
-   mean and quantiles in closed form). With calibration off, F = F_GP.
+   mean and CDF in closed form). With calibration off, F = F_GP.
 5. Meta-training, end to end over tasks of related datasets: minimise the differentiable test
    expected calibration error on the query set (indicators of the ECE replaced by sigmoids) plus
-   beta x the query negative log-likelihood, which keeps the regression accurate.     (Eq. OBJ)
+   beta x the squared error of the predictive mean on the query set (or the query NLL), which keeps
+   the regression accurate.                                                          (Eq. OBJ)
 
 Reconstructed (only the abstract and introduction are readable; README "Reconstructed choices"): the
 LOO placement of the mixture components, the base component and the shared bandwidth, the sigmoid
-ECE surrogate and the beta x NLL accuracy term are ours. Pure functions and modules: no I/O.
+ECE surrogate and the beta x MSE accuracy term are ours. Pure functions and modules: no I/O.
 """
 
 from __future__ import annotations
