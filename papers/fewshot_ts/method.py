@@ -38,7 +38,7 @@ class AttentionForecaster(nn.Module):
         self.backward_rnn = nn.LSTM(1, hidden, batch_first=True)                       # Eq. 1 (backward)
         self.window = window
         self.key = nn.Linear(hidden + window, attn_dim)
-        self.value = nn.Linear(2 * hidden, attn_dim)
+        self.value = nn.Linear(2 * hidden + window, attn_dim)
         self.log_temperature = nn.Parameter(torch.tensor(math.log(temperature)))
         self.decoder = nn.Sequential(nn.Linear(hidden + window + attn_dim, mlp_hidden), nn.ReLU(),
                                      nn.Linear(mlp_hidden, 1))                           # Eq. 4
@@ -57,9 +57,12 @@ class AttentionForecaster(nn.Module):
         b = self.backward_rnn(support.flip(1).unsqueeze(-1))[0].flip(1)                 # (N, T, H)
         if not self.attention:
             summary = torch.cat([f[:, -1], b[:, 0]], -1).mean(0, keepdim=True)          # (1, 2H)
-            return self.value(summary)
+            return self.value(torch.cat([summary, summary.new_zeros(1, self.window)], -1))
         k = torch.cat([f, self.windows(support)[0]], -1)
-        return self.key(k.reshape(-1, k.shape[-1])), self.value(torch.cat([f, b], -1).reshape(-1, 2 * f.shape[-1]))
+        after = torch.cat([support, support.new_zeros(support.shape[0], self.window)], 1)
+        after = after.unfold(1, self.window, 1)[:, 1:support.shape[1] + 1]             # x_{n,s+1..s+w}
+        v = torch.cat([f, b, after], -1)
+        return self.key(k.reshape(-1, k.shape[-1])), self.value(v.reshape(-1, v.shape[-1]))
 
     def attend(self, z: torch.Tensor, memory):
         """z (..., H + w) -> (a (..., d), weights (..., N*T)) (Eq. 3); without attention: the summary."""
