@@ -111,7 +111,7 @@ class Config(BaseConfig):
             raise ConfigError("n_eval_train and n_query are too small for the task's classes")
 
 
-QUICK = dict(dataset="fashion", per_class=500, n_test_tasks=15, meta_steps=1200, meta_batch=4, hidden=128, cae_steps=200,
+QUICK = dict(dataset="fashion", per_class=500, n_test_tasks=12, meta_steps=1000, meta_batch=4, hidden=128, cae_steps=150,
              n_eval_train=150, n_query=150, threads=1)
 SMOKE = dict(dataset="digits", per_class=60, n_test_tasks=2, meta_steps=30, meta_batch=2, hidden=32, embed=8,
              cae_steps=10, n_eval_train=20, n_query=20, n_supports="5", n_selected=4, train_support_max=10,
