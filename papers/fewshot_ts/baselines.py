@@ -72,11 +72,11 @@ def _torch_predict(model, s, q, t0, h):
 def proposed(cfg, ctx, attention: bool = True) -> Forecaster:
     def fit():
         torch.manual_seed(ctx.init_seed)
-        model = M.AttentionForecaster(cfg.hidden, cfg.attn_dim, cfg.mlp_hidden, attention)
+        model = M.AttentionForecaster(cfg.hidden, cfg.attn_dim, cfg.mlp_hidden, attention, window=cfg.attn_window)
         T.meta_train(model, T.attention_loss, _torch_predict, ctx.train_tasks, ctx.val_tasks, cfg, ctx.seed, ctx.log)
         return model.state_dict()
 
-    model = M.AttentionForecaster(cfg.hidden, cfg.attn_dim, cfg.mlp_hidden, attention)
+    model = M.AttentionForecaster(cfg.hidden, cfg.attn_dim, cfg.mlp_hidden, attention, window=cfg.attn_window)
     model.load_state_dict(ctx.trained("proposed" if attention else "no_attention", fit))
     return _neural(model)
 

@@ -48,6 +48,8 @@ class Config(BaseConfig):
     """LSTM hidden units (every network)."""
     attn_dim: int = 32
     """Key / value / query dimension of the attention."""
+    attn_window: int = 4
+    """Raw values (the last ones before a step / the ones after it) added to the keys, queries and values."""
     mlp_hidden: int = 64
     """Hidden units of the feed-forward decoder."""
     meta_steps: int = 4000
@@ -95,7 +97,7 @@ class Config(BaseConfig):
             raise ConfigError(f"norm must be 'series' or 'context'; got {self.norm!r}")
         if not 0.0 < self.context_frac < 1.0:
             raise ConfigError(f"context_frac must be in (0, 1); got {self.context_frac}")
-        for name in ("horizon", "n_query", "n_episodes", "hidden", "attn_dim", "mlp_hidden", "meta_steps",
+        for name in ("horizon", "n_query", "n_episodes", "hidden", "attn_dim", "attn_window", "mlp_hidden", "meta_steps",
                      "train_support_max", "train_query", "eval_every", "val_episodes", "per_task_steps",
                      "knn_window", "knn_k", "maml_inner_steps", "max_len"):
             if getattr(self, name) < 1:

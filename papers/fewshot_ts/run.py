@@ -32,7 +32,7 @@ from papers.fewshot_ts.data import Task, load_tasks, sample_episodes, split_data
 SLUG = "fewshot_ts"
 log = paper_logger(SLUG)
 # every field that determines a meta-trained network (besides the method and the seed)
-TRAIN_FIELDS = ("datasets", "n_val", "n_test", "max_len", "context_frac", "norm", "hidden", "attn_dim", "mlp_hidden",
+TRAIN_FIELDS = ("datasets", "n_val", "n_test", "max_len", "context_frac", "norm", "hidden", "attn_dim", "attn_window", "mlp_hidden",
                 "meta_steps", "lr", "train_support_max", "train_query", "eval_every", "val_episodes", "n_query",
                 "n_support", "horizon", "maml_inner_steps", "maml_inner_lr")
 
