@@ -19,7 +19,7 @@ below marked *ours* is a reconstruction, README "Reconstructed choices"):
   training; K distinct features are taken greedily (variable with the largest logit first, each
   picking its best unused feature; *ours*: Abid et al. take argmax per variable and may repeat).
 
-Pure functions of tensors; no file I/O.
+Equation numbers are ours (the paper's could not be read). Pure functions of tensors; no file I/O.
 """
 
 from __future__ import annotations
