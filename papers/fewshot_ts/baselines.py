@@ -33,6 +33,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from threadpoolctl import threadpool_limits
 
 from common.config import ConfigError
 from papers.fewshot_ts import method as M
@@ -182,7 +183,8 @@ def _statsmodels(fit_one) -> Forecaster:
         nxt, multi = q[:, t0 - 1:-1].copy(), np.repeat(q[:, t0 - 1:t0], h, 1)  # naive, kept where a fit fails
         for i, x in enumerate(q):
             info["series"] += 1
-            with warnings.catch_warnings():
+            # one BLAS thread: the fits are tiny, and idle BLAS threads spin on a shared machine
+            with warnings.catch_warnings(), threadpool_limits(1):
                 warnings.simplefilter("ignore")
                 try:
                     res = fit_one(x[:t0])

@@ -80,7 +80,8 @@ class Config(BaseConfig):
     """k-NN pattern matching: length of the matched window (the last observed steps)."""
     knn_k: int = 5
     """k-NN pattern matching: neighbours averaged."""
-    arima_orders: tuple[tuple[int, int, int], ...] = ((1, 0, 0), (2, 0, 0), (1, 1, 1))
+    arima_orders: tuple[tuple[int, int, int], ...] = ((1, 0, 0), (2, 0, 0), (1, 0, 1), (0, 1, 1), (1, 1, 0),
+                                                    (1, 1, 1), (2, 1, 1))
     """ARIMA (p, d, q) candidates per series, chosen by AIC on the observed part."""
 
     def validate(self) -> None:
