@@ -47,8 +47,22 @@ STATUSES = (HELD, NOT_HELD, INCONCLUSIVE, NOT_MEASURED)
 KINDS = ("claim", "sanity")
 LEVEL = 0.95
 N_BOOT = 4000
-CLAIM_COLUMNS = ["id", "kind", "claim", "source", "status", "effect", "ci_low", "ci_high", "margin",
+# claims.csv: one row per claim; the verdict (held / not held / inconclusive / not measured) is the ``verdict``
+# column. In memory (``evaluate``) the same value is under ``status``, as ``Verdict.status``.
+CLAIM_COLUMNS = ["id", "kind", "claim", "source", "verdict", "effect", "ci_low", "ci_high", "margin",
                  "evidence"]
+
+
+def to_csv_row(v: Mapping) -> dict:
+    """One ``evaluate`` row as a claims.csv row (``status`` -> ``verdict``)."""
+    return {("verdict" if k == "status" else k): x for k, x in v.items()}
+
+
+def from_csv_row(r: Mapping) -> dict:
+    """One claims.csv row as an ``evaluate`` row (``verdict`` -> ``status``; ``kind`` defaults to claim)."""
+    out = {("status" if k == "verdict" else k): x for k, x in r.items()}
+    out.setdefault("kind", "claim")
+    return out
 
 
 class NotMeasured(LookupError):

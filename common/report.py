@@ -197,7 +197,7 @@ def evaluate_paper(slug: str, profile: str, root: Path | None = None) -> list[di
         return []
     verdicts = CL.evaluate(list(getattr(mod, "CLAIMS", [])), CL.Results(folder, slug, profile))
     if folder.is_dir():
-        R.write_csv_atomic(folder / "claims.csv", verdicts, CL.CLAIM_COLUMNS)
+        R.write_csv_atomic(folder / "claims.csv", [CL.to_csv_row(v) for v in verdicts], CL.CLAIM_COLUMNS)
     return verdicts
 
 
@@ -254,10 +254,7 @@ def claims_markdown(verdicts: list[dict], kind: str = "claim") -> str:
 def _read_claims(path: Path) -> list[dict]:
     if not path.is_file():
         return []
-    rows = pd.read_csv(path, keep_default_na=False, dtype=str).to_dict("records")
-    for r in rows:
-        r.setdefault("kind", "claim")
-    return rows
+    return [CL.from_csv_row(r) for r in pd.read_csv(path, keep_default_na=False, dtype=str).to_dict("records")]
 
 
 def counts_text(verdicts: list[dict]) -> str:

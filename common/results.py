@@ -135,9 +135,9 @@ def git_sha(paths: tuple[str, ...] = ("common", "papers")) -> str:
     return _GIT_SHA[paths]
 
 
-#: Files under the code folders that no run imports: READMEs and figures. A README or figure commit
+#: Files under the code folders that no run imports: READMEs, figures and tests. A README, figure or test commit
 #: (``make results`` writes both) neither dirties nor ages a paper's results.
-NOT_CODE = (":(exclude,glob)**/*.md", ":(exclude,glob)**/*.png")
+NOT_CODE = (":(exclude,glob)**/*.md", ":(exclude,glob)**/*.png", ":(exclude,glob)**/tests/**")
 
 
 def code_paths(slug: str) -> tuple[str, ...]:

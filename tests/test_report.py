@@ -61,7 +61,12 @@ def test_aggregate_cells_and_claims(fixture_env, tmp_path):
     assert verdicts["C4"]["status"] == NOT_HELD                            # interval entirely below the margin
     assert verdicts["C5"]["status"] == INCONCLUSIVE and lo < 6 < hi         # interval straddles the margin
     assert verdicts["S1"]["kind"] == "sanity" and verdicts["S1"]["status"] == HELD
-    assert (tmp_path / "results" / "digits_logreg" / "quick" / "claims.csv").is_file()
+    csv = pd.read_csv(tmp_path / "results" / "digits_logreg" / "quick" / "claims.csv", keep_default_na=False)
+    assert list(csv.columns[:5]) == ["id", "kind", "claim", "source", "verdict"] and "status" not in csv.columns
+    assert set(csv["verdict"]) <= {HELD, NOT_HELD, INCONCLUSIVE, NOT_MEASURED}
+    assert dict(zip(csv["id"], csv["verdict"])) == {k: v["status"] for k, v in verdicts.items()}
+    assert {r["id"]: r["status"] for r in REP._read_claims(tmp_path / "results" / "digits_logreg" / "quick" /
+                                                             "claims.csv")} == {k: v["status"] for k, v in verdicts.items()}
 
 
 def test_summary_and_readme_sections(fixture_env, tmp_path, monkeypatch):

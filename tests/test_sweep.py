@@ -306,12 +306,14 @@ def test_readme_and_figure_commits_neither_dirty_nor_age_a_paper(tmp_path, monke
     assert code and "+dirty" not in code and code != "unknown"
     (tmp_path / "papers" / "p" / "README.md").write_text("# p, regenerated\n")
     (tmp_path / "papers" / "p" / "fig.png").write_bytes(b"\x89PNG")
+    (tmp_path / "papers" / "p" / "tests").mkdir()
+    (tmp_path / "papers" / "p" / "tests" / "test_p.py").write_text("def test_x():\n    pass\n")
     monkeypatch.setattr(R, "_GIT_SHA", {})
-    assert R.git_sha(R.code_paths("p")) == code  # an edited README is not uncommitted code
+    assert R.git_sha(R.code_paths("p")) == code  # an edited README, a figure, a test are not uncommitted code
     git("add", ".")
     git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "docs")
     monkeypatch.setattr(R, "_GIT_SHA", {})
-    assert R.git_sha(R.code_paths("p")) == code  # nor does committing it age the results
+    assert R.git_sha(R.code_paths("p")) == code  # nor does committing them age the results
     (tmp_path / "papers" / "p" / "run.py").write_text("y = 2\n")
     monkeypatch.setattr(R, "_GIT_SHA", {})
     assert R.git_sha(R.code_paths("p")) == code + "+dirty"  # code still does

@@ -31,5 +31,5 @@ def test_smoke_profile_end_to_end(tmp_path, monkeypatch):
     acc = cells[cells.metric == "test_acc_pct"].set_index(["method", "setting"])["mean"]
     assert acc[("softmax", "train_frac=0.3")] > acc[("softmax", "train_frac=0.02")]
     claims = pd.read_csv(out / "claims.csv", keep_default_na=False).set_index("id")
-    assert claims.loc["S1", "status"] == "held" and claims.loc["S1", "kind"] == "sanity"
+    assert claims.loc["S1", "verdict"] == "held" and claims.loc["S1", "kind"] == "sanity"
     assert (out / "f1_accuracy.png").is_file() and (out / "TABLES.md").is_file()

@@ -64,5 +64,5 @@ def test_smoke_profile_end_to_end(tmp_path, monkeypatch):
     assert deep["test_robust_acc_pct"] <= deep["test_acc_pct"] and deep["power_iters_adv"] <= 3
     assert deep["loss_adv"] > deep["loss_clean"]  # PGD raises the loss of the Hessian batch
     claims = pd.read_csv(out / "claims.csv", keep_default_na=False).set_index("id")
-    assert claims.loc["S2", "status"] == "held" and claims.loc["S3", "status"] == "held"
+    assert claims.loc["S2", "verdict"] == "held" and claims.loc["S3", "verdict"] == "held"
     assert (out / "f1_lr_sharpness.png").is_file() and (out / "f3_deep_sharpness.png").is_file()

@@ -34,5 +34,5 @@ def test_smoke_profile_end_to_end(tmp_path, monkeypatch):
     auc2 = tab[tab.metric == "auroc_pct"].set_index("method")["mean"].astype(float)
     assert set(auc2.index) == {"proposed", "meta_svdd"} and (auc2 > 50).all()
     claims = pd.read_csv(out / "claims.csv", keep_default_na=False).set_index("id")
-    assert claims.loc["S1", "status"] == "held" and claims.loc["S1", "kind"] == "sanity"
+    assert claims.loc["S1", "verdict"] == "held" and claims.loc["S1", "kind"] == "sanity"
     assert (out / "f1_auroc.png").is_file() and (out / "f2_adbench.png").is_file()
