@@ -52,7 +52,7 @@ class Config(BaseConfig):
     """Raw values (the last ones before a step / the ones after it) added to the keys, queries and values."""
     mlp_hidden: int = 64
     """Hidden units of the feed-forward decoder."""
-    meta_steps: int = 4000
+    meta_steps: int = 10000
     """Meta-training steps (one training task per step) of proposed, no_attention, pooled LSTM and MAML."""
     lr: float = 1e-3
     """Adam learning rate of meta-training."""
@@ -111,7 +111,7 @@ class Config(BaseConfig):
             raise ConfigError(f"arima_orders must be (p, d, q) triples >= 0; got {self.arima_orders}")
 
 
-QUICK = {"meta_steps": 2000, "eval_every": 200, "max_len": 64, "n_episodes": 4, "per_task_steps": 100, "threads": 1}
+QUICK = {"meta_steps": 4000, "eval_every": 250, "max_len": 64, "n_episodes": 4, "per_task_steps": 100, "threads": 1}
 SMOKE = {"threads": 1, "meta_steps": 30, "eval_every": 15, "n_episodes": 1, "n_query": 2, "n_support": (1, 3), "val_episodes": 1,
          "per_task_steps": 5, "ft_steps": 2, "n_val": 2, "n_test": 2, "arima_orders": ((1, 0, 0),),
          "datasets": ("CBF", "Coffee", "ECG200", "Gun_Point", "ItalyPowerDemand", "Trace", "Wine", "Beef")}

@@ -6,18 +6,23 @@ Reconstructed from the abstract, the issue and the peer code named in the brief 
 feed-forward decoder); the equations are numbered here, not the paper's (unreadable):
 
     f_{n,s} = LSTM(x_{n,1..s}),  b_{n,s} = LSTM_bwd(x_{n,s..T})   support encoder, every step s of n  (Eq. 1)
-    z_t     = LSTM(x*_1..x*_t)                            query encoder, the same forward LSTM       (Eq. 2)
-    a_t     = sum_{n,s} softmax_{n,s}(q(z_t).k(f_{n,s}) / sqrt(d)) v([f_{n,s}; b_{n,s}])   attention (Eq. 3)
-    x^*_{t+1} = x*_t + f([z_t ; a_t])                     forecaster built from both                 (Eq. 4)
+    z_t     = LSTM(x*_1..x*_t)                    query encoder: the same forward LSTM              (Eq. 2)
+    k_{n,s} = K [f_{n,s}; x_{n,s-w+1..s}],   q_t = K [z_t; x*_{t-w+1..t}]     one map K for both
+    v_{n,s} = V [f_{n,s}; b_{n,s}; x_{n,s+1..s+w}]
+    a_t     = sum_{n,s} softmax_{n,s}(-tau ||q_t - k_{n,s}||^2 / sqrt(d)) v_{n,s}   attention, retrieval (Eq. 3)
+    x^*_{t+1} = x*_t + f([z_t; x*_{t-w+1..t}; a_t])   forecaster built from both                   (Eq. 4)
     L = E_task E_{S,Q ~ task} mean_{x* in Q, t} (x^*_{t+1} - x*_{t+1})^2   next-step error of held-out series (Eq. 5)
 
 Deviations / reconstructed choices (ours): one-layer LSTMs; the forward LSTM is shared by the support
-and query series (the abstract speaks of one RNN), so a key (the support's past up to s) and a query
-(the query's past up to t) live in one space, and the value adds the backward state, which has seen
-what followed step s; scaled dot-product attention with separate key, value and query maps; the residual ``x*_t +`` in Eq. 4 (the decoder predicts the
+and query series (the abstract speaks of one RNN) and keys and queries go through one map K with
+the last w raw values appended, scored by negative squared distance with a learned temperature tau
+(initial 10), so equal patterns match from the start: a first version with dot-product attention and
+separate key / query maps stayed uniform over the support steps and retrieved nothing, even on a toy
+task built for retrieval. The value adds the backward state and the w values that followed step s
+(what the retrieved pattern did next). The residual ``x*_t +`` in Eq. 4 (the decoder predicts the
 change); point forecasts (the peer code's quantile outputs are not used). The attention-free
-ablation replaces ``a_t`` by a permutation-invariant summary of the support set (mean over n of
-the final states of both directions, mapped by a linear layer), so it still sees the support set.
+ablation replaces ``a_t`` by a permutation-invariant summary of the support set (V applied to the mean
+over n of the final states of both directions), so it still sees the support set.
 Multi-step forecasts feed the model's own forecasts back (recursive).
 """
 
