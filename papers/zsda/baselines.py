@@ -64,7 +64,7 @@ def train_plain(domains: Sequence[Domain], task: str, n_out: int, cfg, gen: torc
     if adversarial:
         disc = domain_discriminator(cfg.feat_dim, cfg.hidden, len(domains))
         params += list(disc.parameters())
-    opt = torch.optim.Adam(params, lr=cfg.lr)
+    opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     for step in range(steps):
         x, y, d = _batch(domains, cfg.batch_per_domain, gen)
         h = model.extractor(x)
@@ -146,7 +146,7 @@ def _latent(stochastic: bool):
         model = M.LatentDomainModel(sources[0][0].shape[1], n_out, task, cfg.hidden, cfg.feat_dim, cfg.z_dim,
                                     stochastic=stochastic)
         curve = M.fit(model, sources, cfg.steps, cfg.batch_per_domain, cfg.set_size, cfg.lr,
-                      cfg.n_samples if stochastic else 1, gen)
+                      cfg.n_samples if stochastic else 1, gen, cfg.weight_decay)
         out = [M.predict(model, x, cfg.n_pred_samples if stochastic else 1, gen) for x in targets]
         return [p for p, _ in out], {"model": model, "curve": curve, "z_targets": torch.stack([z for _, z in out])}
     return fit_predict

@@ -13,14 +13,14 @@ BASELINES = ["pooled", "pooled_norm", "dann", "moe"]
 
 
 def _order(res):
-    """Protocol: inferred domain vectors of the unseen half-way angles (probe domains) follow the angle
-    (|Spearman| of their projection on the sources' first principal direction); interval over seeds and
-    datasets above 0.5."""
-    vals = res.runs(CLS, method="proposed", metric="z_probe_angle_spearman_abs")["value"].astype(float).to_numpy()
+    """Protocol: inferred domain vectors of the unseen half-way angles (probe domains) follow the angle:
+    Spearman between their pairwise distances and the pairwise angle differences (on the 180-degree
+    circle, see run.distance_correlation); interval over seeds and datasets above 0.5."""
+    vals = res.runs(CLS, method="proposed", metric="z_probe_distance_spearman")["value"].astype(float).to_numpy()
     if len(vals) < 2:
-        raise NotMeasured("need z_probe_angle_spearman_abs of proposed for two runs or more")
+        raise NotMeasured("need z_probe_distance_spearman of proposed for two runs or more")
     est, lo, hi = t_interval(vals)
-    return decide(est, lo, hi, 0.5, f"mean |Spearman(angle, z projection)| over {len(vals)} runs")
+    return decide(est, lo, hi, 0.5, f"mean Spearman(|z_a - z_b|, angle difference) over {len(vals)} runs")
 
 
 CLAIMS = [

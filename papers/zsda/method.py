@@ -110,11 +110,11 @@ def _draw(n: int, k: int, gen: torch.Generator) -> Tensor:
 
 
 def fit(model: LatentDomainModel, domains: Sequence[tuple[Tensor, Tensor]], steps: int, batch: int, set_size: int,
-        lr: float, n_samples: int, generator: torch.Generator) -> list[float]:
+        lr: float, n_samples: int, generator: torch.Generator, weight_decay: float = 0.0) -> list[float]:
     """Maximise Eq. 4 with Adam over all source domains; each step uses every source domain, ``batch``
     labelled instances and an unlabelled set of ``set_size`` instances of each. Returns the loss curve
     (negative ELBO per labelled instance)."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
     sizes = torch.tensor([len(y) for _, y in domains])
     total = float(sizes.sum())
     curve = []

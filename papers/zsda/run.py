@@ -34,6 +34,18 @@ def order_correlation(z_sources: np.ndarray, z_targets: np.ndarray, var_targets:
     return float(abs(rho)) if np.isfinite(rho) else 0.0
 
 
+def distance_correlation(z: np.ndarray, angles: np.ndarray, period: float = 180.0) -> float:
+    """Spearman between the pairwise distances of domain vectors and the pairwise angle differences on
+    a circle of ``period`` degrees: a set of images rotated by a and by a + 180 degrees has nearly the
+    same pixel statistics, so over 0..165 degrees the domain vectors can only follow a loop."""
+    i, j = np.triu_indices(len(z), 1)
+    dz = np.linalg.norm(z[i] - z[j], axis=1)
+    da = np.abs(angles[i] - angles[j]) % period
+    da = np.minimum(da, period - da)
+    rho = spearmanr(dz, da).statistic
+    return float(rho) if np.isfinite(rho) else 0.0
+
+
 def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     setup(cfg)
     split = load_domains(cfg, derive_seed(cfg.seed, "images"), derive_seed(cfg.seed, "unseen_domains"))
@@ -81,8 +93,11 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
             rows.append({"metric": "z_angle_spearman_abs", "value": rho, "n": len(targets)})
             if split.probes:
                 z_probe = domain_vectors(extras["model"], [tx(d.x) for d in split.probes]).numpy()
-                rho = order_correlation(z_src, z_probe, np.array([d.variable for d in split.probes]))
-                rows.append({"metric": "z_probe_angle_spearman_abs", "value": rho, "n": len(split.probes)})
+                a_probe = np.array([d.variable for d in split.probes])
+                rows.append({"metric": "z_probe_angle_spearman_abs", "n": len(split.probes),
+                             "value": order_correlation(z_src, z_probe, a_probe)})
+                rows.append({"metric": "z_probe_distance_spearman", "n": len(split.probes),
+                             "value": distance_correlation(z_probe, a_probe)})
     return rows
 
 

@@ -70,7 +70,7 @@ def test_smoke_profile_end_to_end(tmp_path, monkeypatch):
     cells = pd.read_csv(out / "x_classification.csv", keep_default_na=False)
     assert set(cells[cells.metric == "test_acc_pct"]["method"]) == {"proposed", "proposed_det", "pooled",
                                                                      "pooled_norm", "dann", "moe", "oracle"}
-    assert ((cells.metric == "z_probe_angle_spearman_abs") & (cells.method == "proposed")).any()
+    assert ((cells.metric == "z_probe_distance_spearman") & (cells.method == "proposed")).any()
     claims = pd.read_csv(out / "claims.csv", keep_default_na=False).set_index("id")
     assert {"C1", "C2", "C3", "S1"} <= set(claims.index)
     assert claims.loc["S1", "kind"] == "sanity"
