@@ -144,6 +144,11 @@ def reproduce(paper_name: str, profile: str = "quick", executor: str = "serial",
     seed_list = S.parse_seeds(seeds)
     # Expand and validate every cell of every table before running anything.
     cells_by_table = {t: S.expand_table(paper, t, profile, seed_list, cli_overrides, runs_root) for t in chosen}
+    skipped = {t: S.skip_reason(paper, t, profile) for t, cells in cells_by_table.items() if not cells}
+    cells_by_table = {t: cells for t, cells in cells_by_table.items() if cells}
+    if not cells_by_table:
+        raise UsageError(f"{slug}: no table runs in the {profile} profile: "
+                         + "; ".join(f"{t}: {why}" for t, why in skipped.items()))
     default_seeds = sorted({c.values["seed"] for t in chosen for c in S.expand_table(paper, t, profile)}) \
         if seed_list else None
     out_name = results_name(profile, seed_list, default_seeds, cli_overrides, name)
@@ -171,6 +176,8 @@ def reproduce(paper_name: str, profile: str = "quick", executor: str = "serial",
     if report.stale:
         print(f"  {len(report.stale)} finished cells were made by an older commit of common/ + papers/{slug}/ "
               f"(now {S.code_sha(slug)}) and were kept; FRESH=1 (--fresh) reruns them.")
+    for table, why in skipped.items():
+        print(f"  {table}: not run in the {profile} profile ({why})")
     for label, err in report.failed:
         print(f"  FAILED {label}: {err}", file=sys.stderr)
     return report

@@ -61,7 +61,7 @@ from common.registry import Paper, SweepError, load_paper
 
 TABLE_KEYS = {"title", "description", "settings", "grid", "cells", "overrides", "setting_keys",
               "profiles", "figure"}
-PROFILE_KEYS = {"seeds", "settings", "grid", "cells", "overrides"}
+PROFILE_KEYS = {"seeds", "settings", "grid", "cells", "overrides", "skip"}
 LABEL_EXCLUDE = {"dataset", "method", "seed"}
 
 
@@ -159,7 +159,23 @@ def load_table(path: Path) -> dict[str, Any]:
         bad = set(prof or {}) - PROFILE_KEYS
         if bad:
             raise SweepError(f"{path}: profiles.{name} has unknown keys {sorted(bad)}; valid: {sorted(PROFILE_KEYS)}")
+        if "skip" in (prof or {}):
+            # A table that cannot run at a useful scale in the quick profile says so, with the reason:
+            # `profiles: {quick: {skip: "..."}}`. Only quick may be skipped; smoke (the tests) and full run.
+            if name != "quick" or not isinstance(prof["skip"], str) or not prof["skip"].strip():
+                raise SweepError(f"{path}: profiles.{name}.skip: only the quick profile may be skipped, "
+                                 "with the reason as text")
+            if set(prof) != {"skip"}:
+                raise SweepError(f"{path}: profiles.quick.skip: a skipped profile has no other keys")
+            if "smoke" not in profiles:
+                raise SweepError(f"{path}: profiles.quick.skip needs a smoke profile (the tests run it)")
     return spec
+
+
+def skip_reason(paper: Paper, table: str, profile: str) -> str:
+    """Why ``table`` does not run in ``profile`` ('' when it runs)."""
+    prof = load_table(paper.tables_dir / f"{table}.yaml")["profiles"].get(profile) or {}
+    return str(prof.get("skip", ""))
 
 
 def _matches(when: Mapping[str, Any], values: Mapping[str, Any]) -> bool:
@@ -173,6 +189,8 @@ def expand_table(paper: Paper, table: str, profile: str, seeds: Sequence[int] | 
         raise C.ConfigError(f"unknown profile {profile!r}; valid profiles: {', '.join(C.PROFILES)}")
     path = paper.tables_dir / f"{table}.yaml"
     spec = load_table(path)
+    if (spec["profiles"].get(profile) or {}).get("skip"):
+        return []  # the table does not run in this profile (skip_reason says why)
     prof = dict(spec["profiles"].get(profile) or ({} if profile != "smoke" else spec["profiles"]["quick"]) or {})
     if profile == "smoke" and "smoke" not in spec["profiles"]:
         prof = dict(prof)

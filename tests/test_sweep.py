@@ -317,3 +317,39 @@ def test_readme_and_figure_commits_neither_dirty_nor_age_a_paper(tmp_path, monke
     (tmp_path / "papers" / "p" / "run.py").write_text("y = 2\n")
     monkeypatch.setattr(R, "_GIT_SHA", {})
     assert R.git_sha(R.code_paths("p")) == code + "+dirty"  # code still does
+
+
+def test_a_table_may_skip_the_quick_profile_with_a_reason(fixture_env, tmp_path, monkeypatch, capsys):
+    """A full-only table: `profiles.quick.skip` (text) expands to no quick cells; reproduce runs the other tables and
+    says why; smoke and full still expand; a skip anywhere else, without a reason or a smoke profile is refused."""
+    import shutil
+
+    from tests.conftest import FIXTURE_PAPERS
+
+    papers = tmp_path / "papers"
+    shutil.copytree(FIXTURE_PAPERS, papers)
+    monkeypatch.setenv("REPRO_PAPERS_DIR", str(papers))
+    tables = papers / "digits_logreg" / "tables"
+    (tables / "overhead.yaml").unlink()
+    spec = (tables / "t1.yaml").read_text()
+    (tables / "t2.yaml").write_text(spec.replace("  quick: {seeds: [0, 1, 2]}",
+                                                 '  quick: {skip: "GPU only"}\n  smoke: {seeds: [0]}'))
+    paper = REG.load_paper("digits_logreg")
+    assert S.expand_table(paper, "t2", "quick") == [] and S.skip_reason(paper, "t2", "quick") == "GPU only"
+    assert S.skip_reason(paper, "t1", "quick") == ""
+    assert len(S.expand_table(paper, "t2", "smoke")) == 2 and len(S.expand_table(paper, "t2", "full")) == 10
+    report = reproduce("digits_logreg", "quick", update_readme=False)
+    assert len(report.ran) == 6 and not report.failed
+    assert "t2: not run in the quick profile (GPU only)" in capsys.readouterr().out
+    assert not (tmp_path / "results" / "digits_logreg" / "quick" / "t2.csv").exists()
+    with pytest.raises(UsageError, match="no table runs in the quick profile: t2: GPU only"):
+        reproduce("digits_logreg", "quick", tables=["t2"], update_readme=False)
+    for bad, msg in [('  quick: {skip: ""}\n  smoke: {seeds: [0]}', "reason as text"),
+                     ('  quick: {skip: "x", seeds: [0]}\n  smoke: {seeds: [0]}', "no other keys"),
+                     ('  quick: {skip: "x"}', "needs a smoke profile")]:
+        (tables / "t2.yaml").write_text(spec.replace("  quick: {seeds: [0, 1, 2]}", bad))
+        with pytest.raises(S.SweepError, match=msg):
+            S.expand_table(paper, "t2", "quick")
+    (tables / "t2.yaml").write_text(spec.replace("  full: {seeds", '  smoke: {skip: "x"}\n  full: {seeds'))
+    with pytest.raises(S.SweepError, match="only the quick profile may be skipped"):
+        S.expand_table(paper, "t2", "full")

@@ -85,9 +85,6 @@ class Config(BaseConfig):
     curve_episodes: int = 100
     """Fixed episodes of the meta-test classes for the learning curve, drawn from their own seed stream
     (not the test episodes); used for the curve only, never to pick a model."""
-    full_only: bool = False
-    """The cell returns no rows without running: set by the quick profile of tables that run in the full
-    profile only (every table must have a quick profile; a table without rows writes no results)."""
     task_workers: int = field(default=1, metadata=EXECUTION_ONLY)
     """Python threads that share the tasks of a meta-batch and the test episodes (each with its own copy of
     the network; per-task gradients summed in task order, so results are bit-identical for any value)."""
@@ -133,7 +130,7 @@ class Config(BaseConfig):
 # characters, deduplicated by alphabet and character), 1,000 meta-iterations with the schedule compressed
 # proportionally (warm-up and IteRand period = iterations / 30, as 1000 / 30000), 600 fixed test episodes,
 # a 5-point learning curve on 40 curve episodes; one torch thread per task, two task threads (both cores,
-# bit-identical to one). Tables that the CPU cannot run at a useful scale set full_only in their quick profile.
+# bit-identical to one). Tables that the CPU cannot run at a useful scale skip the quick profile (`quick: {skip: ...}`).
 QUICK = {"dataset": "omniglot_small", "threads": 1, "deterministic": True, "iterations": 1000, "warmup_iters": 33,
          "rerand_freq": 33, "eval_episodes": 600, "feature_episodes": 50, "curve_points": 5, "curve_episodes": 40,
          "task_workers": 2}

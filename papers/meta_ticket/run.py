@@ -103,9 +103,6 @@ def random_mask_control(cfg: Config, learner: MetaTicket, prob: Problem, name: s
 
 def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     cfg.validate()
-    if cfg.full_only:
-        log.info("this table runs in the full profile only (full_only): no rows")
-        return []
     device = setup(cfg)
     # named seed streams: every random choice of a cell changes with its seed, independently
     generator = torch.Generator().manual_seed(derive_seed(cfg.seed, "weights"))  # Meta-ticket's weights and scores
