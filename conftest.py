@@ -1,4 +1,4 @@
-"""Repository-wide test setting: no test downloads a dataset by surprise.
+"""Repository-wide test settings: no test downloads a dataset by surprise; one torch thread per test.
 
 Loaders download missing datasets on first use (common.data.core); under pytest that is turned
 off with REPRO_OFFLINE=1 (set here before collection, so module-level checks are covered too;
@@ -23,6 +23,19 @@ def pytest_collection_finish(session):
     if torch.get_default_dtype() != torch.float32:
         raise pytest.UsageError(f"a test module changed torch's default dtype to {torch.get_default_dtype()} "
                                 "at import; set it inside a fixture that restores it")
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Every test runs on one torch thread (restored after). The tests' tensors are small, and on a shared
+    2-core machine a second OpenMP thread spin-waits and makes them many times slower, not faster. A test
+    about thread counts sets its own inside."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(autouse=True)

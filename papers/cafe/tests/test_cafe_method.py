@@ -78,14 +78,6 @@ def test_grouping_rejects_bad_k():
         spectral_feature_groups(np.eye(4), 5)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _model():
     torch.manual_seed(0)
     return ResNetCifar(8, 1, 10).eval()

@@ -15,14 +15,6 @@ from papers.fewshot_ts.config import Config
 ATOL = 1e-5
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _model(attention=True, seed=0):
     torch.manual_seed(seed)
     return M.AttentionForecaster(hidden=16, attn_dim=16, mlp_hidden=32, attention=attention).eval()

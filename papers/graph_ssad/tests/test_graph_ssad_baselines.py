@@ -12,15 +12,6 @@ from papers.graph_ssad import method as M
 from papers.graph_ssad import models as MD
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small problems: one thread is faster, and far faster on a shared machine (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _two_cliques(k=12):
     a = np.zeros((2 * k + 1, 2 * k + 1), dtype=np.float32)
     a[:k, :k] = 1

@@ -12,15 +12,6 @@ from papers.graph_ssad import method as M
 from papers.graph_ssad import models as MD
 
 
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small problems: one thread is faster, and far faster on a shared machine (restored after)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _random_graph(n=12, p=0.3, seed=0):
     rng = np.random.default_rng(seed)
     a = (rng.random((n, n)) < p).astype(np.float32)

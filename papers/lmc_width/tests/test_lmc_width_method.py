@@ -13,14 +13,6 @@ from papers.lmc_width.models import build, mlp_layers, permutation_spec
 DIMS = [6, 8, 8, 8, 3]  # input, 3 hidden layers, output
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 def _block_pair(seed=0):
     """Two bias-free 3-hidden-layer ReLU nets on disjoint hidden units: model a uses units 0..3 of every
     hidden layer, model b units 4..7. Then W^b z^a = 0 and W^a z^b = 0 (reciprocal orthogonality) and
