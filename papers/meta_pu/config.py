@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from common.config import BaseConfig, ConfigError
 
 METHOD_NAMES = ("proposed", "upu", "nnpu", "elkan_noto", "ulsif", "protonet", "maml", "pn_oracle")
-DATASET_NAMES = ("synthetic", "omniglot", "digits", "fmnist_pca32", "fmnist")
+DATASET_NAMES = ("synthetic", "omniglot", "digits", "fmnist_pca32", "fmnist", "anomaly")
 
 
 @dataclass(frozen=True)
 class Config(BaseConfig):
     dataset: str = "fmnist"
-    """synthetic (two Gaussians per task) | omniglot (character vs rest) | digits | fmnist_pca32 | fmnist (class pairs)."""
+    """synthetic (two Gaussians per task) | omniglot (character vs rest) | digits | fmnist_pca32 | fmnist (class pairs)
+    | anomaly (ADBench tables: positive = anomaly; meta-training / validation / test tables disjoint)."""
     methods: str = ",".join(METHOD_NAMES)
     """Comma-separated methods, evaluated on the same test tasks: proposed, upu, nnpu, elkan_noto, ulsif (per task),
     protonet, maml (meta-learned baselines), pn_oracle (supervised reference: the labels of U are revealed)."""

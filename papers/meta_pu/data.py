@@ -19,6 +19,17 @@ Task families (``dataset``):
   components fitted on the meta-training classes), ``fmnist`` (784 pixels / 255): a task is an
   ordered class pair (positive class, negative class) of one split; meta-training, validation
   and test classes are disjoint (``common.meta.episodes.split_classes``).
+- ``anomaly`` (ours): PU tasks from the real ADBench Classical tables (``$REPRO_DATA/anomaly``),
+  read with meta_rdre's loader (``papers.meta_rdre.data.load_anomaly_table``). Positive = anomaly
+  (the labelled positives are a few known anomalies, U is contaminated with a share ``prior`` of
+  anomalies). A task draws one table of its split, then P, U and queries from that table's rows. The
+  ``ANOMALY_TABLES`` are split into meta-training / validation / test *tables* (disjoint, by
+  ``class_fractions``; tables built from the same source data, e.g. landsat and satellite, always
+  share a split), so every test task comes from a table never seen in meta-training. Each table is
+  capped (``ANOMALY_MAX_NORMAL`` normals, ``ANOMALY_MAX_ANOMALY`` anomalies, drawn with the split
+  seed), standardised with its own (label-free) statistics and projected on its ``ANOMALY_DIM``
+  leading principal components (unit average variance), or zero-padded when it has fewer columns,
+  so one encoder serves every table.
 """
 
 from __future__ import annotations
@@ -28,13 +39,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from common.config import ConfigError
 from common.data import load_digits, load_fashion_mnist, load_omniglot
 from common.data.core import uses
 from common.meta.episodes import TaskError, split_classes
 from common.meta.tasks import LabelledPool
 
 REAL_DATASETS = ("omniglot", "digits", "fmnist_pca32", "fmnist")
-DATASETS = ("synthetic",) + REAL_DATASETS
+DATASETS = ("synthetic",) + REAL_DATASETS + ("anomaly",)
 PCA_DIMS = {"fmnist_pca32": 32, "omniglot": 64}
 uses("meta_pu", "digits", "fashion_mnist", "omniglot")
 
@@ -191,8 +203,116 @@ def task_sources(dataset: str, fractions: dict[str, float], split_seed: int, siz
     """One task source per split. ``sizes[split] = (n_pos, n_unl, n_query, prior_range)``."""
     if dataset == "synthetic":
         return {k: GaussianTaskSource(synthetic_dim, *v) for k, v in sizes.items()}
+    if dataset == "anomaly":
+        tables = anomaly_split_tables(fractions, split_seed)
+        return {k: AnomalyTableTaskSource(tables[k], *v, name=k) for k, v in sizes.items()}
     if dataset not in REAL_DATASETS:
         raise TaskError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASETS)}")
     pools = class_split_pools(dataset, fractions, split_seed)
     neg = "rest" if dataset == "omniglot" else "pair"
     return {k: ClassPairTaskSource(pools[k], *v, negatives=neg) for k, v in sizes.items()}
+
+
+# ---------------------------------------------------------------------------------------------------
+# PU tasks from the anomaly tables (dataset "anomaly"; module docstring).
+
+# ADBench Classical tables with at least 90 anomalies and 90 normals (enough for every quick cell);
+# the same source data -> the same group (never split between meta-training and test).
+ANOMALY_TABLES = ("annthyroid", "thyroid", "breastw", "cardio", "Cardiotocography", "fault", "Ionosphere",
+                  "landsat", "satellite", "letter", "magic.gamma", "mammography", "PageBlocks", "pendigits",
+                  "Pima", "shuttle", "SpamBase", "Waveform", "Wilt", "yeast")
+ANOMALY_GROUPS = {"thyroid": "annthyroid", "Cardiotocography": "cardio", "satellite": "landsat"}
+ANOMALY_DIM = 8
+ANOMALY_MAX_NORMAL = 2000
+ANOMALY_MAX_ANOMALY = 1000
+
+
+@dataclass(frozen=True)
+class AnomalyTable:
+    """One preprocessed table: features ``x`` (n, ANOMALY_DIM), labels ``y`` (1 = anomaly = positive)."""
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+
+
+def prepare_anomaly_table(name: str, x: np.ndarray, y: np.ndarray, seed: int, dim: int = ANOMALY_DIM,
+                          max_normal: int = ANOMALY_MAX_NORMAL, max_anomaly: int = ANOMALY_MAX_ANOMALY) -> AnomalyTable:
+    """Cap, standardise (label-free, the table's own rows), project on ``dim`` principal components
+    (unit average variance) or zero-pad to ``dim`` columns."""
+    rng = np.random.default_rng(seed)
+    keep = []
+    for label, cap in ((0, max_normal), (1, max_anomaly)):
+        rows = np.flatnonzero(y == label)
+        keep.append(rng.choice(rows, cap, replace=False) if len(rows) > cap else rows)
+    rows = np.sort(np.concatenate(keep))
+    x, y = np.asarray(x[rows], dtype=np.float64), np.asarray(y[rows], dtype=np.int64)
+    sd = x.std(0)
+    x = (x[:, sd > 1e-12] - x[:, sd > 1e-12].mean(0)) / sd[sd > 1e-12]
+    if x.shape[1] > dim:
+        _, s, vt = np.linalg.svd(x, full_matrices=False)
+        x = x @ (vt[:dim].T / np.sqrt((s[:dim] ** 2).sum() / len(x) / dim))
+    else:
+        x = np.pad(x, ((0, 0), (0, dim - x.shape[1])))
+    return AnomalyTable(name, x, y)
+
+
+@functools.lru_cache(maxsize=4)
+def _anomaly_tables(seed: int) -> tuple[AnomalyTable, ...]:
+    from papers.meta_rdre.data import load_anomaly_table  # the shared loader of the anomaly tables
+
+    out = []
+    for i, name in enumerate(ANOMALY_TABLES):
+        x, y, _ = load_anomaly_table(name)
+        out.append(prepare_anomaly_table(name, x, y, seed + i))
+    return tuple(out)
+
+
+def anomaly_split_tables(fractions: dict[str, float], split_seed: int) -> dict[str, list[AnomalyTable]]:
+    """{"train", "val", "test"}: disjoint sets of preprocessed tables (whole groups per split)."""
+    tables = _anomaly_tables(split_seed)
+    groups = [ANOMALY_GROUPS.get(t, t) for t in ANOMALY_TABLES]
+    splits = split_classes(np.arange(len(ANOMALY_TABLES)), fractions, seed=split_seed, groups=groups)
+    for k, v in splits.items():
+        if len(v) < 1:
+            raise TaskError(f"anomaly: split {k!r} gets no table (split fractions {fractions})")
+    return {k: [tables[i] for i in v] for k, v in splits.items()}
+
+
+class AnomalyTableTaskSource:
+    """PU tasks within one table of a split: positives = anomalies, negatives = normals."""
+
+    def __init__(self, tables: list[AnomalyTable], n_pos: int, n_unl: int, n_query: int,
+                 prior_range: tuple[float, float], name: str = "anomaly"):
+        self.tables, self.n_pos, self.n_unl, self.n_query = tables, n_pos, n_unl, n_query
+        self.prior_range, self.dim = prior_range, tables[0].x.shape[1]
+        self.rows = [(np.flatnonzero(t.y == 1), np.flatnonzero(t.y == 0)) for t in tables]
+        lo = prior_range[0]
+        need_p = n_pos + n_positives(lo, n_unl) + n_positives(lo, n_query)
+        need_n = n_unl - n_positives(lo, n_unl) + n_query - n_positives(lo, n_query)
+        for t, (pos, neg) in zip(tables, self.rows):
+            if need_p > len(pos) or need_n > len(neg):
+                raise ConfigError(f"anomaly table {t.name} ({name} split): a task needs {need_p} anomalies and "
+                                  f"{need_n} normals (n_pos={n_pos}, n_unl={n_unl}, n_query={n_query}, prior {lo}) "
+                                  f"but the table has {len(pos)} and {len(neg)}")
+
+    def sample(self, rng: np.random.Generator, prior: float | None = None, n_pos: int | None = None,
+               n_unl: int | None = None) -> PUTask:
+        """A task from one random table of the split; a drawn prior that needs more anomalies than the
+        table holds is lowered to the largest that fits (meta-training only: cells are checked up front)."""
+        i = int(rng.integers(len(self.tables)))
+        table, (pos_rows, neg_rows) = self.tables[i], self.rows[i]
+        n_p, n_u = n_pos or self.n_pos, n_unl or self.n_unl
+        pi = float(rng.uniform(*self.prior_range)) if prior is None else float(prior)
+        while pi > 0.01 and n_p + n_positives(pi, n_u) + n_positives(pi, self.n_query) > len(pos_rows):
+            pi -= 0.01
+        ku, kq = n_positives(pi, n_u), n_positives(pi, self.n_query)
+        pos = rng.choice(pos_rows, n_p + ku + kq, replace=False)
+        neg = rng.choice(neg_rows, (n_u - ku) + (self.n_query - kq), replace=False)
+        x = table.x
+        unl = np.concatenate([x[pos[n_p:n_p + ku]], x[neg[:n_u - ku]]])
+        y_unl = np.r_[np.ones(ku), np.zeros(n_u - ku)].astype(np.int64)
+        qry = np.concatenate([x[pos[n_p + ku:]], x[neg[n_u - ku:]]])
+        y_q = np.r_[np.ones(kq), np.zeros(self.n_query - kq)].astype(np.int64)
+        pu, pq = rng.permutation(n_u), rng.permutation(self.n_query)
+        return PUTask(x[pos[:n_p]], unl[pu], y_unl[pu], qry[pq], y_q[pq], pi, {"table": table.name})

@@ -64,13 +64,17 @@ def test_seeds_change_the_class_split_and_the_tasks():
 
 def test_smoke_profile_end_to_end(scratch):
     report = cli.reproduce("meta_pu", profile="smoke")
-    assert not report.failed and len(report.ran) == 2
+    assert not report.failed and len(report.ran) == 3
     out = scratch / "results" / "meta_pu" / "smoke"
     cells = pd.read_csv(out / "x_synthetic.csv", keep_default_na=False)
     acc = cells[cells.metric == "test_acc_pct"].set_index("method")["mean"]
     assert set(acc.index) >= {"proposed", "upu", "nnpu", "elkan_noto", "ulsif", "protonet", "maml", "pn_oracle", "bayes"}
+    anom = pd.read_csv(out / "x_anomaly.csv", keep_default_na=False)  # PU tasks from unseen anomaly tables
+    acc = anom[anom.metric == "test_acc_pct"].set_index("method")["mean"]
+    assert set(acc.index) == {"proposed", "upu", "nnpu", "elkan_noto", "ulsif", "protonet", "maml", "pn_oracle"}
+    assert all(0 <= v <= 100 for v in acc)
     claims = pd.read_csv(out / "claims.csv", keep_default_na=False).set_index("id")
-    assert set(claims.index) == {"C1", "C2", "C3", "C4", "S1", "S2"}
+    assert set(claims.index) == {"C1", "C2", "C3", "C4", "C5", "S1", "S2"}
     assert (out / "f_x_pu.png").is_file() and (out / "TABLES.md").is_file()
 
 
