@@ -19,8 +19,9 @@ Task families (``dataset``):
   components fitted on the meta-training classes), ``fmnist`` (784 pixels / 255): a task is an
   ordered class pair (positive class, negative class) of one split; meta-training, validation
   and test classes are disjoint (``common.meta.episodes.split_classes``).
-- ``anomaly`` (ours): PU tasks from the real ADBench Classical tables (``$REPRO_DATA/anomaly``),
-  read with meta_rdre's loader (``papers.meta_rdre.data.load_anomaly_table``). Positive = anomaly
+- ``anomaly`` (ours): PU tasks from the real ADBench Classical tables
+  (``$REPRO_DATA/anomaly/adbench_classical``, ``load_anomaly_table``: papers may not import each
+  other, so this is a short reader on ``common.data``'s search path). Positive = anomaly
   (the labelled positives are a few known anomalies, U is contaminated with a share ``prior`` of
   anomalies). A task draws one table of its split, then P, U and queries from that table's rows. The
   ``ANOMALY_TABLES`` are split into meta-training / validation / test *tables* (disjoint, by
@@ -40,8 +41,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from common.config import ConfigError
-from common.data import load_digits, load_fashion_mnist, load_omniglot
-from common.data.core import uses
+from common.data import DataFormatError, load_digits, load_fashion_mnist, load_omniglot, reading
+from common.data.core import candidate_dirs, missing, uses
 from common.meta.episodes import TaskError, split_classes
 from common.meta.tasks import LabelledPool
 
@@ -257,13 +258,41 @@ def prepare_anomaly_table(name: str, x: np.ndarray, y: np.ndarray, seed: int, di
     return AnomalyTable(name, x, y)
 
 
+ADBENCH_SUBDIRS = ("anomaly/adbench_classical", "adbench_classical")
+ADBENCH_HOW = ("the ADBench Classical .npz tables: https://github.com/Minqi824/ADBench, folder "
+               "adbench/datasets/Classical (commit 3dac8221081e190f157d78e93bfa8867f90d0965; files <number>_<name>.npz), "
+               "into $REPRO_DATA/anomaly/adbench_classical/")
+
+
+def find_anomaly_table(name: str):
+    """Path of ADBench's ``<number>_<name>.npz`` on the ``REPRO_DATA`` search path, or None."""
+    for d in candidate_dirs(ADBENCH_SUBDIRS):
+        hits = sorted(p for p in d.glob("*.npz") if p.stem.split("_", 1)[-1] == name) if d.is_dir() else []
+        if hits:
+            return hits[0]
+    return None
+
+
+@functools.lru_cache(maxsize=32)
+def load_anomaly_table(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(X float64 (n, d), y int64 with 1 = anomaly) of one ADBench Classical table."""
+    path = find_anomaly_table(name)
+    if path is None:
+        raise missing(f"anomaly_{name}", candidate_dirs(ADBENCH_SUBDIRS), [f"<number>_{name}.npz"], ADBENCH_HOW)
+    with reading(path, "ADBench npz"), np.load(path, allow_pickle=False) as d:
+        if "X" not in d or "y" not in d:
+            raise DataFormatError(f"{path}: ADBench npz needs keys X and y, has {sorted(d.keys())}")
+        x, y = np.asarray(d["X"], dtype=np.float64), np.asarray(d["y"]).ravel().astype(np.int64)
+    if x.ndim != 2 or len(x) != len(y) or not set(np.unique(y).tolist()) <= {0, 1} or not np.isfinite(x).all():
+        raise DataFormatError(f"{path}: expected finite X (n, d) and y (n,) in {{0, 1}}; got X {x.shape}, y {y.shape}")
+    return x, y
+
+
 @functools.lru_cache(maxsize=4)
 def _anomaly_tables(seed: int) -> tuple[AnomalyTable, ...]:
-    from papers.meta_rdre.data import load_anomaly_table  # the shared loader of the anomaly tables
-
     out = []
     for i, name in enumerate(ANOMALY_TABLES):
-        x, y, _ = load_anomaly_table(name)
+        x, y = load_anomaly_table(name)
         out.append(prepare_anomaly_table(name, x, y, seed + i))
     return tuple(out)
 

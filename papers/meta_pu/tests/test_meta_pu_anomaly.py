@@ -6,11 +6,14 @@ import numpy as np
 import pytest
 
 from common.config import ConfigError
+from common.data import DataFormatError, DataMissingError
 from papers.meta_pu.data import (
     ANOMALY_DIM,
     ANOMALY_GROUPS,
     ANOMALY_TABLES,
     AnomalyTableTaskSource,
+    find_anomaly_table,
+    load_anomaly_table,
     prepare_anomaly_table,
     task_sources,
 )
@@ -19,9 +22,7 @@ FR = {"train": 0.5, "val": 0.2, "test": 0.3}
 
 
 def _have_tables() -> bool:
-    from papers.meta_rdre.data import _find_anomaly_table
-
-    return all(_find_anomaly_table(t) is not None for t in ANOMALY_TABLES)
+    return all(find_anomaly_table(t) is not None for t in ANOMALY_TABLES)
 
 
 needs_tables = pytest.mark.skipif(not _have_tables(), reason="ADBench tables not under $REPRO_DATA/anomaly")
@@ -54,6 +55,24 @@ def test_source_draws_positives_from_anomalies_with_the_requested_prior():
     assert [lab[r.tobytes()] for r in t.x_unl] == t.y_unl.tolist()
     rows = np.vstack([t.x_pos, t.x_unl, t.x_query])
     assert len({r.tobytes() for r in rows}) == len(rows)  # P, U and queries are disjoint rows
+
+
+def test_reader_takes_an_adbench_npz_and_rejects_a_bad_one(tmp_path, monkeypatch):
+    folder = tmp_path / "anomaly" / "adbench_classical"
+    folder.mkdir(parents=True)
+    np.savez(folder / "7_tiny.npz", X=np.arange(12.0).reshape(4, 3), y=np.array([0, 1, 0, 0], dtype=np.int32))
+    np.savez(folder / "8_broken.npz", X=np.ones((3, 2)), y=np.array([0, 2, 1]))
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path))
+    load_anomaly_table.cache_clear()
+    try:
+        x, y = load_anomaly_table("tiny")
+        assert x.shape == (4, 3) and x.dtype == np.float64 and y.tolist() == [0, 1, 0, 0]
+        with pytest.raises(DataFormatError):
+            load_anomaly_table("broken")
+        with pytest.raises(DataMissingError, match="ADBench"):
+            load_anomaly_table("absent")
+    finally:
+        load_anomaly_table.cache_clear()
 
 
 def test_more_positives_than_a_table_holds_is_a_config_error():
