@@ -13,7 +13,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 FIGURES = {"x_pu": ("f_x_pu.png", "Unseen Omniglot characters"),
-           "x_synthetic": ("f_x_synthetic.png", "Synthetic Gaussian tasks")}
+           "x_synthetic": ("f_x_synthetic.png", "Synthetic Gaussian tasks"),
+           "x_anomaly": ("f_x_anomaly.png", "Unseen ADBench anomaly tables (positive = anomaly)")}
 ORDER = ["proposed", "upu", "nnpu", "elkan_noto", "ulsif", "protonet", "maml", "pn_oracle", "bayes"]
 
 

@@ -75,7 +75,7 @@ def test_smoke_profile_end_to_end(scratch):
     assert all(0 <= v <= 100 for v in acc)
     claims = pd.read_csv(out / "claims.csv", keep_default_na=False).set_index("id")
     assert set(claims.index) == {"C1", "C2", "C3", "C4", "C5", "S1", "S2"}
-    assert (out / "f_x_pu.png").is_file() and (out / "TABLES.md").is_file()
+    assert (out / "f_x_pu.png").is_file() and (out / "f_x_anomaly.png").is_file() and (out / "TABLES.md").is_file()
 
 
 @pytest.mark.parametrize("bad, match", [
