@@ -17,6 +17,7 @@ import numpy as np
 
 from common.lmc.interpolation import average, flat, interpolation_curve, l2_distance, lerp
 from common.lmc.interpolation import barrier as barrier_of
+from papers.lmc_wm import baselines as B
 from papers.lmc_wm import method as M
 from papers.lmc_wm.config import Config
 from papers.lmc_wm.pool import ModelPool
@@ -53,15 +54,24 @@ def barrier(cfg: Config, pool: ModelPool) -> Rows:
     return rows
 
 
+def _search_rows(cfg: Config, pool: ModelPool, pairs: list[tuple[int, int]]) -> Rows:
+    """STE's budget as a result row: optimisation steps per pair (the same for every pair)."""
+    if cfg.method != "ste":
+        return []
+    return [_row(pool, "ste_steps_per_pair", B.ste_steps(len(pool.xtr), cfg), len(pairs))]
+
+
 def distance(cfg: Config, pool: ModelPool) -> Rows:
-    """``||theta_a - theta_b||`` before and after the permutation, their ratio, and the distance
-    after it relative to ``sqrt(||a||^2 + ||b||^2)``."""
+    """``||theta_a - theta_b||`` before and after the permutation, their ratio (overall and per layer,
+    Table 1), and the distance after it relative to ``sqrt(||a||^2 + ||b||^2)``."""
     a, b = pair(cfg)
     pa, pb_raw, pb = pool.params(a), pool.params(b), pool.aligned(cfg.method, a, b)
     before, after = l2_distance(pa, pb_raw), l2_distance(pa, pb)
     norm = math.sqrt(float(flat(pa).square().sum() + flat(pb_raw).square().sum()))
-    return [_row(pool, "l2_dist_before", before), _row(pool, "l2_dist_after", after),
+    rows = [_row(pool, "l2_dist_before", before), _row(pool, "l2_dist_after", after),
             _row(pool, "dist_ratio", after / before), _row(pool, "dist_norm_after", after / norm)]
+    rows += [_row(pool, f"dist_ratio_{layer}", r) for layer, r in M.layer_distance_ratios(pa, pb_raw, pb).items()]
+    return rows + _search_rows(cfg, pool, [(a, b)])
 
 
 def singular(cfg: Config, pool: ModelPool) -> Rows:
@@ -74,14 +84,23 @@ def singular(cfg: Config, pool: ModelPool) -> Rows:
             _row(pool, "align_top", top), _row(pool, "align_bottom_half", bottom),
             _row(pool, "align_sigma_weighted", M.sigma_weighted_alignment(align))]
     rows += [_row(pool, f"align_rank_{layer}_r{lo}-{hi}", v) for (layer, lo, hi), v in M.binned_alignment(align).items()]
-    return rows
+    # The paper's R (Table 2) at every gamma (absolute threshold, as quoted), and our relative variant.
+    svd_a, svd_b = M.layer_svds(pa), M.layer_svds(pb)
+    for g in cfg.gammas:
+        r, kept = M.alignment_R(svd_a, svd_b, float(g))
+        rows += [_row(pool, f"R_gamma{float(g):g}", r), _row(pool, f"R_kept_frac_gamma{float(g):g}", kept)]
+        if 0 < float(g) <= 1:
+            rows.append(_row(pool, f"Rrel_gamma{float(g):g}", M.alignment_R(svd_a, svd_b, float(g), relative=True)[0]))
+    return rows + _search_rows(cfg, pool, [(a, b)])
 
 
 def merge(cfg: Config, pool: ModelPool) -> Rows:
-    """Average of ``n_merge`` models, each aligned to the reference model; the midpoint of two
-    non-reference members after both were aligned to the reference (its loss barrier is the
-    three-model quantity of the paper's Table 3, as quoted in the brief; the same pair, models 1 and 2,
-    for every n_merge >= 3)."""
+    """Average of ``n_merge`` models, each aligned to the reference (anchor) model a = 0 (merged
+    accuracy for 2, 3, 4 models). With ``n_merge == 3`` also the paper's Table 3 quantity (as quoted
+    in the brief): models b = 1 and c = 2 are each matched to the anchor a, then the path between b
+    and c is evaluated; ``others_mid_*`` at its midpoint (loss at lam = 1/2 minus the mean of the two
+    end losses; can be negative, as the paper's WM value -0.098), ``others_barrier_*`` the maximum
+    over the path's ``n_lambdas`` points. Each seed has its own pool, so seeds are independent triples."""
     group = list(range(cfg.n_merge))
     ref = group[0]
     members = [pool.params(ref)] + [pool.aligned(cfg.method, ref, o) for o in group[1:]]
@@ -91,11 +110,15 @@ def merge(cfg: Config, pool: ModelPool) -> Rows:
     end_loss, end_acc = float(np.mean([e[0] for e in ends])), float(np.mean([e[1] for e in ends]))
     rows = [_row(pool, "merged_acc_pct_test", acc, n), _row(pool, "merged_loss_test", loss, n),
             _row(pool, "acc_drop_pct_test", end_acc - acc, n), _row(pool, "loss_gap_test", loss - end_loss, n)]
-    if len(members) >= 3:
+    if len(members) == 3:
         mid_loss, mid_acc = pool.evaluate(lerp(0.5, members[1], members[2]), pool.xte, pool.yte)
         rows += [_row(pool, "others_mid_acc_drop_pct_test", 0.5 * (ends[1][1] + ends[2][1]) - mid_acc, n),
                  _row(pool, "others_mid_loss_barrier_test", mid_loss - 0.5 * (ends[1][0] + ends[2][0]), n)]
-    return rows
+        curve = interpolation_curve(pool.model, members[1], members[2], pool.xte, pool.yte,
+                                    np.linspace(0, 1, cfg.n_lambdas), cfg.eval_batch)
+        loss_b, acc_b = barrier_of(curve)
+        rows += [_row(pool, "others_barrier_loss_test", loss_b, n), _row(pool, "others_barrier_acc_pct_test", acc_b, n)]
+    return rows + _search_rows(cfg, pool, [(ref, o) for o in group[1:]])
 
 
 ANALYSES: dict[str, Callable[[Config, ModelPool], Rows]] = {

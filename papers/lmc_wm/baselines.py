@@ -55,15 +55,28 @@ class SearchInputs:
 
 
 def ste_matching(model: nn.Module, spec: PermutationSpec, params_a: Params, params_b: Params,
-                 x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int = 1000, lr: float = 1e-2,
-                 momentum: float = 0.9, wm_max_iter: int = 100, seed: int = 0,
+                 x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int = 256, lr: float = 1e-3,
+                 optimizer: str = "adam", momentum: float = 0.9, mix: str = "random", keep: str = "last",
+                 wm_max_iter: int = 100, seed: int = 0,
                  loss_fn: Callable = nn.functional.cross_entropy) -> tuple[Perm, list[float]]:
-    """Ainsworth et al.'s STE (peer code ``*_ste2.py``): learn theta~ whose WM projection of theta_b
-    makes the midpoint with theta_a a low-loss model; returns the best permutation and the batch losses."""
+    """The straight-through estimator: learn theta~ whose WM projection of theta_b, mixed with theta_a,
+    is a low-loss model; returns the permutation and the per-step batch losses.
+
+    Each step: ``pi = WM(theta~, theta_b)`` (warm-started from the previous step), the mixture
+    ``w_a theta_a + w_b [pi(theta_b) + theta~ - sg(theta~)]`` on a training batch, one optimiser
+    step on theta~. ``mix="random"``: convex weights ``(w_a, w_b) = r / sum(r)``, r uniform in
+    [0, 1]^2 per step (the authors' sibling code, ``mid: False``); ``"mid"``: ``w = 1/2`` (Ainsworth et
+    al.). ``optimizer``: ``"adam"`` (sibling code, lr 1e-3) or ``"sgd"`` with momentum (Ainsworth et
+    al., lr 1e-2). ``keep``: ``"last"`` = WM projection of the final theta~ (sibling code) or
+    ``"best"`` = the permutation of the lowest batch loss. Batches: epochs over ``x`` in random order.
+    """
+    if optimizer not in ("adam", "sgd") or mix not in ("random", "mid") or keep not in ("last", "best"):
+        raise ValueError(f"bad STE options optimizer={optimizer!r} mix={mix!r} keep={keep!r}")
     gen = torch.Generator().manual_seed(seed)
     device = x.device
     free = {k: v.detach().clone().requires_grad_(True) for k, v in params_a.items()}
-    opt = torch.optim.SGD(list(free.values()), lr=lr, momentum=momentum)
+    opt = (torch.optim.Adam(list(free.values()), lr=lr) if optimizer == "adam"
+           else torch.optim.SGD(list(free.values()), lr=lr, momentum=momentum))
     perm = None
     best, best_loss, losses = None, math.inf, []
     order = torch.randperm(len(x), generator=gen)
@@ -75,8 +88,10 @@ def ste_matching(model: nn.Module, spec: PermutationSpec, params_a: Params, para
         pos += batch_size
         perm = weight_matching(spec, free, params_b, max_iter=wm_max_iter, init_perm=perm, seed=seed + step)
         projected = apply_permutation(spec, perm, params_b)
-        mid = {k: 0.5 * (params_a[k] + (projected[k] + free[k] - free[k].detach())) for k in free}
-        loss = loss_fn(functional_call(model, mid, (x[idx],)), y[idx])
+        r = torch.rand(2, generator=gen, dtype=torch.float64) if mix == "random" else torch.ones(2, dtype=torch.float64)
+        w_a, w_b = (float(v) for v in r / r.sum())
+        mixed = {k: w_a * params_a[k] + w_b * (projected[k] + free[k] - free[k].detach()) for k in free}
+        loss = loss_fn(functional_call(model, mixed, (x[idx],)), y[idx])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -86,7 +101,16 @@ def ste_matching(model: nn.Module, spec: PermutationSpec, params_a: Params, para
             raise FloatingPointError(f"STE loss is not finite at step {step}: {val}")
         if val < best_loss:
             best_loss, best = val, {p: ix.clone() for p, ix in perm.items()}
+    if keep == "last":
+        return weight_matching(spec, {k: v.detach() for k, v in free.items()}, params_b, max_iter=wm_max_iter,
+                               init_perm=perm, seed=seed + steps), losses
     return best, losses
+
+
+def ste_steps(n_train: int, cfg) -> int:
+    """STE steps of a pair: ``ste_epochs`` epochs of ``ste_batch`` over the training set (sibling
+    code: 10 epochs of 256 on Fashion-MNIST = 2,350 steps), at least one."""
+    return max(1, int(round(cfg.ste_epochs * math.ceil(n_train / cfg.ste_batch))))
 
 
 def naive(inp: SearchInputs, cfg) -> Perm:
@@ -104,8 +128,9 @@ def am(inp: SearchInputs, cfg) -> Perm:
 
 def ste(inp: SearchInputs, cfg) -> Perm:
     perm, _ = ste_matching(inp.model, inp.spec, inp.params_a, inp.params_b, inp.x_train, inp.y_train,
-                           steps=cfg.ste_steps, batch_size=cfg.ste_batch, lr=cfg.ste_lr, momentum=cfg.ste_momentum,
-                           wm_max_iter=cfg.wm_max_iter, seed=inp.seed)
+                           steps=ste_steps(len(inp.x_train), cfg), batch_size=cfg.ste_batch, lr=cfg.ste_lr,
+                           optimizer=cfg.ste_optimizer, momentum=cfg.ste_momentum, mix=cfg.ste_mix,
+                           keep=cfg.ste_keep, wm_max_iter=cfg.wm_max_iter, seed=inp.seed)
     return perm
 
 
@@ -116,5 +141,6 @@ KNOBS: dict[str, tuple[str, ...]] = {
     "naive": (),
     "wm": ("wm_max_iter",),
     "am": ("am_n", "am_batch"),
-    "ste": ("ste_steps", "ste_batch", "ste_lr", "ste_momentum", "wm_max_iter"),
+    "ste": ("ste_epochs", "ste_batch", "ste_lr", "ste_optimizer", "ste_momentum", "ste_mix", "ste_keep",
+            "wm_max_iter"),
 }

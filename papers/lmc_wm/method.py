@@ -15,8 +15,19 @@ Implemented (names follow the abstract; the exact statistics are reconstructed, 
   searches themselves (WM, activation matching) and the interpolation / barrier / distance code
   live in :mod:`common.lmc`, the straight-through estimator in :mod:`papers.lmc_wm.baselines`.
 
-Deviation: the paper's own alignment statistic (a sum over kept singular-vector pairs) is
-replaced by the rank-1 component alignment above; the README says why.
+- The paper's alignment statistic R (Table 2; definition as a third-party review quotes it,
+  BRIEFS.md section 7): per layer l, the sum over kept singular-vector pairs (i, j) of
+  ``(u_i^a . P_l u_j^b)(v_i^a . P_{l-1} v_j^b)``, summed over layers and divided by the number of
+  kept vectors; a vector is kept when its singular value is >= gamma (gamma = 0 keeps all).
+  :func:`alignment_R`. The singular vectors of the permuted matrix ``P_l W_l^b P_{l-1}^T`` are
+  ``P_l u_j^b`` and ``P_{l-1} v_j^b``, so R is computed from the SVD of model a and of permuted
+  model b. Reconstructed (not in the quote): the count of kept vectors of a layer is the mean of
+  the two models' counts (so R = 1 for two identical models), and "passes gamma" means ``>=``;
+  :func:`alignment_R` with ``relative=True`` thresholds ``sigma_i / sigma_1`` instead (our variant).
+- Distance per layer (Table 1 per layer): :func:`layer_distance_ratios`.
+
+Our own statistic beside R: the rank-1 component alignment above (``align_top`` etc.), kept because
+it shows the alignment per rank; the README says which is which.
 """
 
 from __future__ import annotations
@@ -73,6 +84,58 @@ def sigma_weighted_alignment(align: Mapping[str, Mapping[str, np.ndarray]]) -> f
     """Alignment weighted by the singular values of model a (large-sigma directions count more),
     averaged over layers."""
     return float(np.mean([float((r["s_a"] * r["align"]).sum() / r["s_a"].sum()) for r in align.values()]))
+
+
+def layer_svds(params: Mapping[str, torch.Tensor]) -> dict[str, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """Thin SVD ``(U, s, V^T)`` of every weight matrix (float64), computed once for every gamma."""
+    return {k: torch.linalg.svd(w, full_matrices=False) for k, w in weight_matrices(params).items()}
+
+
+def alignment_R(params_a, params_b, gamma: float, relative: bool = False) -> tuple[float, float]:
+    """(R, fraction of singular vectors kept) of model a and (already permuted) model b.
+
+    ``R = sum_l sum_{i in K_l^a, j in K_l^b} (u_i^a . u_j^b)(v_i^a . v_j^b) / sum_l (|K_l^a| + |K_l^b|) / 2``
+    with ``K_l = {i : sigma_i >= gamma}`` (``relative``: ``sigma_i / sigma_1 >= gamma``). The
+    per-layer double sum is ``sum(M * N)`` with ``M = U_a^T U_b``, ``N = V_a^T V_b`` over the kept
+    columns; sign flips of a singular pair (u, v) -> (-u, -v) leave it unchanged. A layer with no kept
+    vector adds nothing; R is NaN when no vector of any layer is kept. ``params_a`` / ``params_b``
+    may be parameter dicts or their :func:`layer_svds`.
+    """
+    svd_a = params_a if _is_svds(params_a) else layer_svds(params_a)
+    svd_b = params_b if _is_svds(params_b) else layer_svds(params_b)
+    total, count, kept, n_all = 0.0, 0.0, 0, 0
+    for k in svd_a:
+        (ua, sa, vha), (ub, sb, vhb) = svd_a[k], svd_b[k]
+        ref_a, ref_b = (sa / sa[0], sb / sb[0]) if relative else (sa, sb)
+        ka, kb = ref_a >= gamma, ref_b >= gamma
+        m = ua[:, ka].T @ ub[:, kb]
+        n = vha[ka] @ vhb[kb].T
+        total += float((m * n).sum())
+        count += 0.5 * (int(ka.sum()) + int(kb.sum()))
+        kept += int(ka.sum()) + int(kb.sum())
+        n_all += len(sa) + len(sb)
+    return (total / count if count else float("nan")), kept / n_all
+
+
+def _is_svds(obj) -> bool:
+    return bool(obj) and isinstance(next(iter(obj.values())), tuple)
+
+
+def layer_distance_ratios(params_a: Mapping[str, torch.Tensor], params_b: Mapping[str, torch.Tensor],
+                          permuted_b: Mapping[str, torch.Tensor]) -> dict[str, float]:
+    """``||theta_a,l - pi(theta_b)_l|| / ||theta_a,l - theta_b,l||`` per layer l (a module's weight and
+    bias together; float64), for the layers that a permutation touches (ratio < 1 possible)."""
+    groups: dict[str, list[str]] = {}
+    for k in params_a:
+        if params_a[k].dim() >= 1 and params_a[k].is_floating_point():
+            groups.setdefault(k.rsplit(".", 1)[0], []).append(k)
+    out = {}
+    for layer, keys in groups.items():
+        before = sum(float((params_a[k].double() - params_b[k].double()).square().sum()) for k in keys)
+        after = sum(float((params_a[k].double() - permuted_b[k].double()).square().sum()) for k in keys)
+        if before > 0:
+            out[layer] = (after / before) ** 0.5
+    return out
 
 
 def rank_bins(k: int, n_edges: int = 14) -> list[tuple[int, int]]:

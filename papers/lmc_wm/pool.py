@@ -29,7 +29,7 @@ from papers.lmc_wm.data import load_tensors
 SLUG = "lmc_wm"
 log = paper_logger(SLUG)
 TRAIN_FIELDS = ("dataset", "arch", "width", "n_hidden", "width_mult", "epochs", "batch_size", "optimizer", "lr",
-                "weight_decay", "augment", "momentum", "warmup_epochs")
+                "weight_decay", "augment", "momentum", "warmup_epochs", "lr_decay")
 
 
 def augment_batch(x: torch.Tensor) -> torch.Tensor:
@@ -38,15 +38,26 @@ def augment_batch(x: torch.Tensor) -> torch.Tensor:
     return torch.stack([aug(img) for img in x.cpu()]).to(x.device)
 
 
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """Learning-rate factor of step ``step`` (0-based) of ``total``: linear from 0 to 1 over ``warmup``
+    steps, then linear to 0 at the end (the sibling code's ``linear_up_down``, per step here)."""
+    t = step + 1
+    if t <= warmup:
+        return t / warmup
+    return max(0.0, (total - t + 1) / max(1, total - warmup))
+
+
 def make_optimizer(cfg: Config, model: nn.Module, steps_per_epoch: int):
-    """Adam (AdamW with weight decay) at a constant rate, or SGD with momentum, ``warmup_epochs``
-    of linear warm-up and a cosine decay to 0 (torch.optim.lr_scheduler)."""
+    """Adam (AdamW with weight decay) at a constant rate, or SGD with momentum, ``warmup_epochs`` of
+    linear warm-up from 0 and then ``lr_decay``: linear to 0 (sibling code) or cosine (per step)."""
     if cfg.optimizer == "adam":
         opt = (torch.optim.AdamW(model.parameters(), cfg.lr, weight_decay=cfg.weight_decay) if cfg.weight_decay
                else torch.optim.Adam(model.parameters(), cfg.lr))
         return opt, None
     opt = torch.optim.SGD(model.parameters(), cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    total, warm = cfg.epochs * steps_per_epoch, cfg.warmup_epochs * steps_per_epoch
+    total, warm = cfg.epochs * steps_per_epoch, min(cfg.warmup_epochs * steps_per_epoch, cfg.epochs * steps_per_epoch)
+    if cfg.lr_decay == "linear":
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, total, warm))
     cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, total - warm))
     if warm < 2:
         return opt, cosine

@@ -53,6 +53,9 @@ def test_cifar10_missing_names_the_dataset_and_how_to_get_it(tmp_path, monkeypat
     ({"arch": "vgg11"}, "needs 32x32"),
     ({"n_lambdas": 1}, "n_lambdas"),
     ({"analysis": "bogus"}, "analysis must be one of"),
+    ({"ste_mix": "half"}, "ste_mix must be one of"),
+    ({"gammas": (0.3,)}, "gammas must be >= 0 and include 0"),
+    ({"ste_epochs": 0}, "ste_epochs must be > 0"),
 ])
 def test_impossible_settings_fail_with_one_clear_error(override, match):
     with pytest.raises(ConfigError, match=match):
@@ -68,4 +71,12 @@ def test_quick_profile_is_the_documented_cpu_setting():
     cfg = resolve(cfgmod.Config, cfgmod, "quick")
     assert (cfg.dataset, cfg.arch, cfg.width, cfg.n_hidden) == ("fashion_mnist", "mlp", 512, 3)
     full = resolve(cfgmod.Config, cfgmod, "full")
-    assert (full.epochs, full.batch_size, full.lr, full.optimizer) == (100, 500, 1e-3, "adam")
+    # the sibling code's recipes (BRIEFS.md s.7): MLP Adam 1e-3, 5 epochs, batch 500; STE Adam 1e-3,
+    # 10 epochs of batch 256 (2,350 steps on Fashion-MNIST), random mixing weights, last projection
+    assert (cfg.epochs, full.epochs, full.batch_size, full.lr, full.optimizer) == (5, 5, 500, 1e-3, "adam")
+    assert (full.ste_epochs, full.ste_batch, full.ste_lr, full.ste_optimizer, full.ste_mix, full.ste_keep) == (
+        10.0, 256, 1e-3, "adam", "random", "last")
+    from papers.lmc_wm.baselines import ste_steps
+
+    assert ste_steps(60000, cfg) == 2350
+    assert 0.0 in cfg.gammas and 0.3 in cfg.gammas

@@ -85,12 +85,18 @@ def test_ste_returns_a_valid_permutation_and_lowers_the_midpoint_loss(trained, d
     model = trained[0]
     spec = spec_for(model)
     a, b = (_params(m) for m in trained)
-    perm, losses = B.ste_matching(model, spec, a, b, x, y, steps=15, batch_size=256, lr=1e-2, seed=0)
-    assert is_valid_perm(perm, spec.sizes(a))
-    assert len(losses) == 15 and all(np.isfinite(losses))
     naive_mid = evaluate(model, lerp(0.5, a, b), x, y)[0]
-    ste_mid = evaluate(model, lerp(0.5, a, apply_permutation(spec, perm, b)), x, y)[0]
-    assert ste_mid < naive_mid
+    # Ainsworth et al.'s variant (SGD, midpoint, best batch) and the sibling code's (Adam 1e-3, random
+    # mixing weights, last projection)
+    for kw, steps in ((dict(lr=1e-2, optimizer="sgd", mix="mid", keep="best"), 15),
+                      (dict(lr=1e-3, optimizer="adam", mix="random", keep="last"), 40)):
+        perm, losses = B.ste_matching(model, spec, a, b, x, y, steps=steps, batch_size=256, seed=0, **kw)
+        assert is_valid_perm(perm, spec.sizes(a))
+        assert len(losses) == steps and all(np.isfinite(losses))
+        ste_mid = evaluate(model, lerp(0.5, a, apply_permutation(spec, perm, b)), x, y)[0]
+        assert ste_mid < naive_mid, kw
+    with pytest.raises(ValueError, match="bad STE options"):
+        B.ste_matching(model, spec, a, b, x, y, steps=1, mix="half")
 
 
 def test_registry_searches_return_valid_permutations(trained, digits):
@@ -100,8 +106,9 @@ def test_registry_searches_return_valid_permutations(trained, digits):
     a, b = (_params(m) for m in trained)
     spec = spec_for(trained[0])
     inp = B.SearchInputs(spec, trained[0], a, b, x, y, x[:500], seed=0)
-    cfg = SimpleNamespace(wm_max_iter=100, am_batch=1000, ste_steps=3, ste_batch=256, ste_lr=1e-2,
-                          ste_momentum=0.9)
+    cfg = SimpleNamespace(wm_max_iter=100, am_batch=1000, ste_epochs=0.375, ste_batch=256, ste_lr=1e-3,
+                          ste_optimizer="adam", ste_momentum=0.9, ste_mix="random", ste_keep="last")
+    assert B.ste_steps(len(x), cfg) == 3                      # 0.375 epochs of 8 batches
     assert set(B.METHODS) == set(B.KNOBS) == {"naive", "wm", "am", "ste"}
     for name, search in B.METHODS.items():
         perm = search(inp, cfg)
@@ -125,7 +132,8 @@ def test_sgd_schedule_is_linear_warmup_then_cosine():
     from types import SimpleNamespace
 
     model = torch.nn.Linear(2, 2)
-    cfg = SimpleNamespace(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0, epochs=3, warmup_epochs=1)
+    cfg = SimpleNamespace(optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=0.0, epochs=3, warmup_epochs=1,
+                          lr_decay="cosine")
     opt, sched = make_optimizer(cfg, model, steps_per_epoch=4)
     lrs = []
     for _ in range(12):
@@ -135,3 +143,65 @@ def test_sgd_schedule_is_linear_warmup_then_cosine():
     assert lrs[:4] == pytest.approx([0.025, 0.05, 0.075, 0.1])           # (t+1)/warm
     cos = [0.05 * (1 + np.cos(np.pi * t / 8)) for t in range(8)]          # 8 decay steps from 0.1
     assert lrs[4:] == pytest.approx(cos)
+
+
+def test_alignment_R_is_one_for_identical_models_and_matches_the_polar_factor(trained):
+    from scipy.linalg import polar
+
+    a, b = (_params(m) for m in trained)
+    spec = spec_for(trained[0])
+    for g in (0.0, 0.3):
+        r, kept = M.alignment_R(b, b, g)
+        assert r == pytest.approx(1.0, abs=1e-9) and 0 < kept <= 1
+    # gamma = 0: sum_ij (u_i.u'_j)(v_i.v'_j) = <U V^T, U' V'^T>_F = inner product of the polar factors
+    pb = apply_permutation(spec, random_perm(spec, b, torch.Generator().manual_seed(1)), b)
+    mats_a, mats_b = M.weight_matrices(a), M.weight_matrices(pb)
+    num = sum(float(np.sum(polar(mats_a[k].numpy().T)[0] * polar(mats_b[k].numpy().T)[0])) for k in mats_a)
+    den = sum(min(mats_a[k].shape) for k in mats_a)
+    r0, kept0 = M.alignment_R(a, pb, 0.0)
+    assert kept0 == 1.0 and r0 == pytest.approx(num / den, abs=1e-9)
+    # a threshold above every singular value keeps nothing
+    assert np.isnan(M.alignment_R(a, pb, 1e6)[0])
+    # relative threshold 1 keeps only sigma_1 of each layer: R is then a mean of |rank-1 overlaps| <= 1
+    r1, _ = M.alignment_R(a, pb, 1.0, relative=True)
+    assert -1.0 <= r1 <= 1.0
+
+
+def test_alignment_R_rises_when_a_hidden_permutation_is_undone(trained):
+    b = _params(trained[1])
+    spec = spec_for(trained[1])
+    perm = random_perm(spec, b, torch.Generator().manual_seed(2))
+    shuffled = apply_permutation(spec, perm, b)
+    # the permuted copy computes the same function but its singular vectors are scrambled
+    assert M.alignment_R(b, shuffled, 0.0)[0] < 0.5
+    from common.lmc.matching import weight_matching
+
+    back = apply_permutation(spec, weight_matching(spec, b, shuffled), shuffled)
+    assert M.alignment_R(b, back, 0.0)[0] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_layer_distance_ratios_add_up_to_the_overall_distance(trained):
+    from common.lmc.interpolation import l2_distance
+    from common.lmc.matching import weight_matching
+
+    a, b = (_params(m) for m in trained)
+    spec = spec_for(trained[0])
+    pb = apply_permutation(spec, weight_matching(spec, a, b), b)
+    ratios = M.layer_distance_ratios(a, b, pb)
+    assert sorted(ratios) == ["fc.0", "fc.1", "fc.2", "fc.3"]
+    assert all(v == 1.0 for v in M.layer_distance_ratios(a, b, b).values())
+    before = {k.rsplit(".", 1)[0]: 0.0 for k in a}
+    for k in a:
+        before[k.rsplit(".", 1)[0]] += float((a[k].double() - b[k].double()).square().sum())
+    after_sq = sum(ratios[l] ** 2 * before[l] for l in ratios)
+    assert after_sq ** 0.5 == pytest.approx(l2_distance(a, pb), rel=1e-9)
+    assert l2_distance(a, pb) < l2_distance(a, b)
+
+
+def test_linear_warmup_then_linear_decay_to_zero():
+    from papers.lmc_wm.pool import lr_factor
+
+    f = [lr_factor(t, 10, 4) for t in range(10)]
+    assert f[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    assert f[4:] == pytest.approx([1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
+    assert lr_factor(0, 5, 0) == pytest.approx(1.0)
