@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from common.lmc.interpolation import average, flat, interpolation_curve, l2_distance, lerp
+from common.lmc.interpolation import average, flat, l2_distance, lerp
 from common.lmc.interpolation import barrier as barrier_of
 from papers.lmc_wm import baselines as B
 from papers.lmc_wm import method as M
@@ -40,8 +40,10 @@ def barrier(cfg: Config, pool: ModelPool) -> Rows:
     pa, pb = pool.params(a), pool.aligned(cfg.method, a, b)
     lams = np.linspace(0, 1, cfg.n_lambdas)
     rows = []
-    for split, (x, y) in {"test": (pool.xte, pool.yte), "train": (pool.xtr_eval, pool.ytr_eval)}.items():
-        curve = interpolation_curve(pool.model, pa, pb, x, y, lams, cfg.eval_batch)
+    splits = {"test": (pool.xte, pool.yte), "train": (pool.xtr_eval, pool.ytr_eval)}
+    curves = pool.curve(pa, pb, lams, splits)
+    for split, (x, y) in splits.items():
+        curve = curves[split]
         loss_b, acc_b = barrier_of(curve)
         mid = int(np.argmin(np.abs(lams - 0.5)))
         rows += [_row(pool, f"barrier_loss_{split}", loss_b, len(y)),
@@ -105,17 +107,17 @@ def merge(cfg: Config, pool: ModelPool) -> Rows:
     ref = group[0]
     members = [pool.params(ref)] + [pool.aligned(cfg.method, ref, o) for o in group[1:]]
     n = len(pool.yte)
-    loss, acc = pool.evaluate(average(members), pool.xte, pool.yte)
+    loss, acc = pool.evaluate(pool.merged(average(members)), pool.xte, pool.yte)
     ends = [pool.evaluate(p, pool.xte, pool.yte) for p in members]
     end_loss, end_acc = float(np.mean([e[0] for e in ends])), float(np.mean([e[1] for e in ends]))
     rows = [_row(pool, "merged_acc_pct_test", acc, n), _row(pool, "merged_loss_test", loss, n),
             _row(pool, "acc_drop_pct_test", end_acc - acc, n), _row(pool, "loss_gap_test", loss - end_loss, n)]
     if len(members) == 3:
-        mid_loss, mid_acc = pool.evaluate(lerp(0.5, members[1], members[2]), pool.xte, pool.yte)
+        mid_loss, mid_acc = pool.evaluate(pool.merged(lerp(0.5, members[1], members[2])), pool.xte, pool.yte)
         rows += [_row(pool, "others_mid_acc_drop_pct_test", 0.5 * (ends[1][1] + ends[2][1]) - mid_acc, n),
                  _row(pool, "others_mid_loss_barrier_test", mid_loss - 0.5 * (ends[1][0] + ends[2][0]), n)]
-        curve = interpolation_curve(pool.model, members[1], members[2], pool.xte, pool.yte,
-                                    np.linspace(0, 1, cfg.n_lambdas), cfg.eval_batch)
+        curve = pool.curve(members[1], members[2], np.linspace(0, 1, cfg.n_lambdas),
+                           {"test": (pool.xte, pool.yte)})["test"]
         loss_b, acc_b = barrier_of(curve)
         rows += [_row(pool, "others_barrier_loss_test", loss_b, n), _row(pool, "others_barrier_acc_pct_test", acc_b, n)]
     return rows + _search_rows(cfg, pool, [(ref, o) for o in group[1:]])

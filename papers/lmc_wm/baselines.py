@@ -47,6 +47,9 @@ class SearchInputs:
     """The training images whose activations activation matching uses."""
     seed: int
     """Seed of the search's own randomness (WM's layer order, STE's batches)."""
+    match_spec: PermutationSpec | None = None
+    """The spec restricted to trainable parameters (BN models: running statistics are not matched);
+    None = ``spec``."""
 
     def module(self, params: Params) -> nn.Module:
         m = copy.deepcopy(self.model)
@@ -57,7 +60,7 @@ class SearchInputs:
 def ste_matching(model: nn.Module, spec: PermutationSpec, params_a: Params, params_b: Params,
                  x: torch.Tensor, y: torch.Tensor, steps: int, batch_size: int = 256, lr: float = 1e-3,
                  optimizer: str = "adam", momentum: float = 0.9, mix: str = "random", keep: str = "last",
-                 wm_max_iter: int = 100, seed: int = 0,
+                 wm_max_iter: int = 100, seed: int = 0, match_spec: PermutationSpec | None = None,
                  loss_fn: Callable = nn.functional.cross_entropy) -> tuple[Perm, list[float]]:
     """The straight-through estimator: learn theta~ whose WM projection of theta_b, mixed with theta_a,
     is a low-loss model; returns the permutation and the per-step batch losses.
@@ -69,12 +72,17 @@ def ste_matching(model: nn.Module, spec: PermutationSpec, params_a: Params, para
     al.). ``optimizer``: ``"adam"`` (sibling code, lr 1e-3) or ``"sgd"`` with momentum (Ainsworth et
     al., lr 1e-2). ``keep``: ``"last"`` = WM projection of the final theta~ (sibling code) or
     ``"best"`` = the permutation of the lowest batch loss. Batches: epochs over ``x`` in random order.
+    Only trainable parameters are learned and matched (``match_spec``); buffers (BN running
+    statistics) are mixed as they are, and the forward pass runs in train mode (BN uses batch
+    statistics, as in the sibling code).
     """
     if optimizer not in ("adam", "sgd") or mix not in ("random", "mid") or keep not in ("last", "best"):
         raise ValueError(f"bad STE options optimizer={optimizer!r} mix={mix!r} keep={keep!r}")
     gen = torch.Generator().manual_seed(seed)
     device = x.device
-    free = {k: v.detach().clone().requires_grad_(True) for k, v in params_a.items()}
+    trainable = {k for k, _ in model.named_parameters()}
+    mspec = match_spec or spec
+    free = {k: v.detach().clone().requires_grad_(True) for k, v in params_a.items() if k in trainable}
     opt = (torch.optim.Adam(list(free.values()), lr=lr) if optimizer == "adam"
            else torch.optim.SGD(list(free.values()), lr=lr, momentum=momentum))
     perm = None
@@ -86,12 +94,18 @@ def ste_matching(model: nn.Module, spec: PermutationSpec, params_a: Params, para
             order, pos = torch.randperm(len(x), generator=gen), 0
         idx = order[pos:pos + batch_size].to(device)
         pos += batch_size
-        perm = weight_matching(spec, free, params_b, max_iter=wm_max_iter, init_perm=perm, seed=seed + step)
+        perm = weight_matching(mspec, free, params_b, max_iter=wm_max_iter, init_perm=perm, seed=seed + step)
         projected = apply_permutation(spec, perm, params_b)
         r = torch.rand(2, generator=gen, dtype=torch.float64) if mix == "random" else torch.ones(2, dtype=torch.float64)
         w_a, w_b = (float(v) for v in r / r.sum())
-        mixed = {k: w_a * params_a[k] + w_b * (projected[k] + free[k] - free[k].detach()) for k in free}
-        loss = loss_fn(functional_call(model, mixed, (x[idx],)), y[idx])
+        mixed = {k: (w_a * params_a[k] + w_b * (projected[k] + free[k] - free[k].detach())) if k in free
+                 else params_a[k].detach().clone() for k in params_a}
+        was_training = model.training
+        model.train()
+        try:
+            loss = loss_fn(functional_call(model, mixed, (x[idx],)), y[idx])
+        finally:
+            model.train(was_training)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -102,7 +116,7 @@ def ste_matching(model: nn.Module, spec: PermutationSpec, params_a: Params, para
         if val < best_loss:
             best_loss, best = val, {p: ix.clone() for p, ix in perm.items()}
     if keep == "last":
-        return weight_matching(spec, {k: v.detach() for k, v in free.items()}, params_b, max_iter=wm_max_iter,
+        return weight_matching(mspec, {k: v.detach() for k, v in free.items()}, params_b, max_iter=wm_max_iter,
                                init_perm=perm, seed=seed + steps), losses
     return best, losses
 
@@ -119,7 +133,8 @@ def naive(inp: SearchInputs, cfg) -> Perm:
 
 
 def wm(inp: SearchInputs, cfg) -> Perm:
-    return weight_matching(inp.spec, inp.params_a, inp.params_b, max_iter=cfg.wm_max_iter, seed=inp.seed)
+    return weight_matching(inp.match_spec or inp.spec, inp.params_a, inp.params_b, max_iter=cfg.wm_max_iter,
+                           seed=inp.seed)
 
 
 def am(inp: SearchInputs, cfg) -> Perm:
@@ -130,7 +145,7 @@ def ste(inp: SearchInputs, cfg) -> Perm:
     perm, _ = ste_matching(inp.model, inp.spec, inp.params_a, inp.params_b, inp.x_train, inp.y_train,
                            steps=ste_steps(len(inp.x_train), cfg), batch_size=cfg.ste_batch, lr=cfg.ste_lr,
                            optimizer=cfg.ste_optimizer, momentum=cfg.ste_momentum, mix=cfg.ste_mix,
-                           keep=cfg.ste_keep, wm_max_iter=cfg.wm_max_iter, seed=inp.seed)
+                           keep=cfg.ste_keep, wm_max_iter=cfg.wm_max_iter, seed=inp.seed, match_spec=inp.match_spec)
     return perm
 
 

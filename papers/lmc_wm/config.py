@@ -29,6 +29,9 @@ class Config(BaseConfig):
     """Hidden layers of the MLP (paper: 3)."""
     width_mult: float = 1.0
     """Channel width multiplier of VGG / ResNet-20."""
+    norm: str = "layer"
+    """Normalisation of VGG / ResNet-20: 'layer' (Ainsworth et al., common.lmc) or 'batch' (the sibling
+    code; BN statistics are reset on training data after interpolating or merging)."""
     epochs: int = 5
     """Training epochs of each model (sibling code MLP: 5; VGG / ResNet: 100, set in the tables)."""
     batch_size: int = 500
@@ -94,6 +97,7 @@ class Config(BaseConfig):
                                    ("method", self.method, METHODS), ("analysis", self.analysis, ANALYSES),
                                    ("optimizer", self.optimizer, ("adam", "sgd")),
                                    ("lr_decay", self.lr_decay, ("linear", "cosine")),
+                                   ("norm", self.norm, ("layer", "batch")),
                                    ("ste_optimizer", self.ste_optimizer, ("adam", "sgd")),
                                    ("ste_mix", self.ste_mix, ("random", "mid")),
                                    ("ste_keep", self.ste_keep, ("last", "best"))):
@@ -119,6 +123,8 @@ class Config(BaseConfig):
             raise ValueError("momentum and ste_momentum must be in [0, 1), warmup_epochs >= 0")
         if not 0 < self.top_frac <= 0.5:
             raise ValueError(f"top_frac must be in (0, 0.5], got {self.top_frac}")
+        if self.norm == "batch" and self.arch == "mlp":
+            raise ValueError("norm 'batch' needs a CNN (vgg11 / vgg16 / resnet20); the MLP has no normalisation")
         if self.arch in ("vgg11", "vgg16") and self.dataset != "cifar10":
             raise ValueError(f"{self.arch} needs 32x32 inputs (dataset cifar10), got dataset {self.dataset!r}")
 

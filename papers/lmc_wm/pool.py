@@ -18,18 +18,18 @@ from torch import nn
 from torchvision.transforms import v2
 
 from common.cache import cache_entry
-from common.lmc.interpolation import evaluate
-from common.lmc.models import build_model, spec_for
+from common.lmc.interpolation import evaluate, lerp
 from common.lmc.permutation import Params, Perm, apply_permutation
 from common.runtime import derive_seed, paper_logger
 from papers.lmc_wm import baselines as B
 from papers.lmc_wm.config import Config
 from papers.lmc_wm.data import load_tensors
+from papers.lmc_wm.models import build, full_spec, has_bn, matching_spec, reset_bn_stats
 
 SLUG = "lmc_wm"
 log = paper_logger(SLUG)
 TRAIN_FIELDS = ("dataset", "arch", "width", "n_hidden", "width_mult", "epochs", "batch_size", "optimizer", "lr",
-                "weight_decay", "augment", "momentum", "warmup_epochs", "lr_decay")
+                "weight_decay", "augment", "momentum", "warmup_epochs", "lr_decay", "norm")
 
 
 def augment_batch(x: torch.Tensor) -> torch.Tensor:
@@ -69,7 +69,7 @@ def train_model(cfg: Config, index: int, x: torch.Tensor, y: torch.Tensor, devic
     """Train model ``index`` of the pool of seed ``cfg.seed``."""
     torch.manual_seed(derive_seed(cfg.seed, f"model_init/{index}"))
     gen = torch.Generator().manual_seed(derive_seed(cfg.seed, f"batch_order/{index}"))
-    model = build_model(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(x.shape[1:])).to(device)
+    model = build(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(x.shape[1:]), cfg.norm).to(device)
     opt, sched = make_optimizer(cfg, model, math.ceil(len(x) / cfg.batch_size))
     model.train()
     for _ in range(cfg.epochs):
@@ -100,8 +100,9 @@ class ModelPool:
         xtr, ytr, self.dataset_name = load_tensors(cfg.dataset, "train")
         xte, yte, _ = load_tensors(cfg.dataset, "test")
         self.xtr, self.ytr, self.xte, self.yte = xtr.to(device), ytr.to(device), xte.to(device), yte.to(device)
-        self.model = build_model(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(xtr.shape[1:])).to(device)
-        self.spec = spec_for(self.model)
+        self.model = build(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(xtr.shape[1:]), cfg.norm).to(device)
+        self.spec = full_spec(self.model)
+        self.match_spec = matching_spec(self.model, self.spec)
         self.train_key = {**{f: getattr(cfg, f) for f in TRAIN_FIELDS}, "seed": cfg.seed}
         keep = _subset(len(xtr), cfg.eval_train_n, derive_seed(cfg.seed, "eval_train_subset")).to(device)
         self.xtr_eval, self.ytr_eval = self.xtr[keep], self.ytr[keep]
@@ -137,10 +138,31 @@ class ModelPool:
         pa = self.params(a)
         pb = self.params(b) if params else pa
         seed = derive_seed(self.cfg.seed, f"search/{a}-{b}")
-        return B.SearchInputs(self.spec, self.model, pa, pb, self.xtr, self.ytr, self.x_am, seed=seed)
+        return B.SearchInputs(self.spec, self.model, pa, pb, self.xtr, self.ytr, self.x_am, seed=seed,
+                              match_spec=self.match_spec)
 
     def aligned(self, method: str, a: int, b: int) -> Params:
         return apply_permutation(self.spec, self.perm(method, a, b), self.params(b))
 
+    def merged(self, params: Params) -> Params:
+        """A model made by interpolating or averaging: BN statistics reset on the training subset
+        (``eval_train_n`` images) for BN models; unchanged otherwise."""
+        if not has_bn(self.model):
+            return params
+        return reset_bn_stats(self.model, params, self.xtr_eval, self.cfg.eval_batch)
+
     def evaluate(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         return evaluate(self.model, params, x, y, self.cfg.eval_batch)
+
+    def curve(self, pa: Params, pb: Params, lams, splits: dict) -> dict[str, dict[str, list[float]]]:
+        """Loss and accuracy (%) of ``merged(lerp(lam, pa, pb))`` at every ``lam`` on each split
+        ``{name: (x, y)}``: ``{name: {"lam", "loss", "acc_pct"}}`` (one BN reset per point)."""
+        out = {name: {"lam": [], "loss": [], "acc_pct": []} for name in splits}
+        for lam in lams:
+            p = self.merged(lerp(float(lam), pa, pb))
+            for name, (x, y) in splits.items():
+                loss, acc = self.evaluate(p, x, y)
+                out[name]["lam"].append(float(lam))
+                out[name]["loss"].append(loss)
+                out[name]["acc_pct"].append(acc)
+        return out

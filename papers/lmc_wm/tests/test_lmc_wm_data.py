@@ -56,6 +56,7 @@ def test_cifar10_missing_names_the_dataset_and_how_to_get_it(tmp_path, monkeypat
     ({"ste_mix": "half"}, "ste_mix must be one of"),
     ({"gammas": (0.3,)}, "gammas must be >= 0 and include 0"),
     ({"ste_epochs": 0}, "ste_epochs must be > 0"),
+    ({"norm": "batch"}, "needs a CNN"),
 ])
 def test_impossible_settings_fail_with_one_clear_error(override, match):
     with pytest.raises(ConfigError, match=match):

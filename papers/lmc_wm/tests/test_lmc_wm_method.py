@@ -205,3 +205,58 @@ def test_linear_warmup_then_linear_decay_to_zero():
     assert f[:4] == pytest.approx([0.25, 0.5, 0.75, 1.0])
     assert f[4:] == pytest.approx([1.0, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
     assert lr_factor(0, 5, 0) == pytest.approx(1.0)
+
+
+def _bn_vgg(seed=0):
+    from papers.lmc_wm.models import build
+
+    torch.manual_seed(seed)
+    model = build("vgg11", 0, 0.125, 0, (3, 32, 32), norm="batch")
+    x = torch.randn(64, 3, 32, 32)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), 0.05)
+    for _ in range(3):                                # non-trivial running statistics and weights
+        loss = torch.nn.functional.cross_entropy(model(x), torch.arange(64) % 10)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval(), x
+
+
+def test_bn_models_permute_with_their_running_statistics():
+    from common.lmc.matching import weight_matching
+    from common.lmc.permutation import check_spec
+    from papers.lmc_wm.models import build, full_spec, has_bn, matching_spec
+
+    model, x = _bn_vgg()
+    assert has_bn(model) and not has_bn(build("vgg11", 0, 0.125, 0, (3, 32, 32)))
+    spec = full_spec(model)
+    state = _params(model)
+    check_spec(spec, state)                           # every parameter and buffer is covered
+    perm = random_perm(spec, state, torch.Generator().manual_seed(3))
+    permuted = apply_permutation(spec, perm, state)
+    out, out_p = evaluate(model, state, x, torch.zeros(64, dtype=torch.long)), evaluate(
+        model, permuted, x, torch.zeros(64, dtype=torch.long))
+    assert out[0] == pytest.approx(out_p[0], rel=1e-5)   # the same function in eval mode (running stats)
+    mspec = matching_spec(model, spec)
+    assert not any("running" in k for k in mspec.axes_to_perm)
+    back = apply_permutation(spec, weight_matching(mspec, state, permuted), permuted)
+    assert all(torch.allclose(back[k].double(), state[k].double()) for k in state)
+    res = build("resnet20", 0, 0.25, 0, (3, 32, 32), norm="batch")
+    check_spec(full_spec(res), res.state_dict())
+    with pytest.raises(ValueError, match="needs a CNN"):
+        build("mlp", 16, 1.0, 2, (1, 8, 8), norm="batch")
+
+
+def test_reset_bn_stats_recomputes_the_running_mean_on_the_data():
+    from papers.lmc_wm.models import reset_bn_stats
+
+    model, x = _bn_vgg()
+    state = _params(model)
+    stale = {k: (torch.full_like(v, 5.0) if "running_mean" in k else v) for k, v in state.items()}
+    fresh = reset_bn_stats(model, stale, x, batch_size=16)
+    conv0 = torch.nn.functional.conv2d(x, state["convs.0.weight"], state["convs.0.bias"], padding=1)
+    assert torch.allclose(fresh["norms.0.running_mean"], conv0.mean(dim=(0, 2, 3)), atol=1e-5)
+    assert torch.equal(fresh["convs.0.weight"], state["convs.0.weight"])
+    mlp = MLP(8, 4, 1, 2)
+    assert reset_bn_stats(mlp, _params(mlp), torch.randn(4, 8)).keys() == mlp.state_dict().keys()
