@@ -182,7 +182,7 @@ def _r_curve(plt, results_dir: Path, profile: str) -> None:
         ax.set_title(setting, fontsize=9)
     axes[0][0].set_ylabel(r"$R$ (paper's statistic)")
     axes[0][0].legend(frameon=False)
-    fig.suptitle(f"R vs gamma: alignment of the kept singular vectors ({profile}; mean ± std over seeds)")
+    fig.suptitle(f"The paper's R vs gamma ({profile}; mean ± std over seeds)")
     save(fig, results_dir / "t2_R_gamma.png")
 
 
