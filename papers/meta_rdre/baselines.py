@@ -257,14 +257,15 @@ def _kernel(kind: str):
     def estimate(cfg, model, sa: Tensor, sb: Tensor, points: Points) -> list[np.ndarray]:
         a = cfg.alpha
         out = [np.zeros(p.shape[:2]) for p in points]
+        sigma_factors = tuple(f * cfg.kernel_sigma_scale for f in cfg.kernel_sigma_factors)
         for t in range(sa.shape[0]):
             xa, xb = sa[t].numpy(), sb[t].numpy()
             if kind == "kliep":
-                f = kliep_ratio(xa, xb, cfg.kernel_sigma_factors, _kernel_seed(cfg, t), cfg.kernel_centers,
+                f = kliep_ratio(xa, xb, sigma_factors, _kernel_seed(cfg, t), cfg.kernel_centers,
                                 cfg.kernel_folds)
                 vals = [relative_from_plain(f(p[t].numpy()), a) for p in points]
             else:
-                est = KernelRuLSIF(a if kind == "rulsif" else 0.0, cfg.kernel_sigma_factors, cfg.kernel_lambdas,
+                est = KernelRuLSIF(a if kind == "rulsif" else 0.0, sigma_factors, cfg.kernel_lambdas,
                                    cfg.kernel_folds, cfg.kernel_centers, seed=_kernel_seed(cfg, t)).fit(xa, xb)
                 vals = [np.maximum(est.predict(p[t].numpy()), 0.0) for p in points]
                 if kind == "ulsif":  # plain ratio p_A / p_B -> relative ratio, exactly
@@ -288,7 +289,7 @@ def _proposed_loss(cfg, model: M.MetaRDRE, b: dict[str, Tensor]) -> Tensor:
 
 def _proposed_estimate(cfg, model: M.MetaRDRE, sa: Tensor, sb: Tensor, points: Points) -> list[np.ndarray]:
     model.eval()
-    return [p.numpy() for p in model.estimate(sa, sb, points)]
+    return [p.numpy() for p in model.estimate(sa, sb, points, lam_scale=cfg.lambda_scale)]
 
 
 def _mlp_init(cfg, in_dim: int, generator: torch.Generator | None = None) -> list[Tensor]:
@@ -333,6 +334,25 @@ METHODS: dict[str, Method] = {
                                                     cfg.alpha, cfg.maml_inner_steps, cfg.maml_inner_lr),
                    iters="maml_iters", key_fields=("maml_iters", "maml_inner_steps", "maml_inner_lr")),
 }
+
+
+def candidates(cfg, name: str) -> list[dict]:
+    """The 3 hyperparameter candidates of method ``name`` tried on validation tasks (``cfg.tune``): the
+    same budget for every method, one hyperparameter of its adaptation to a task, the configured value in
+    the middle. None of them changes meta-training, so every candidate of a meta-learner reuses the one
+    meta-trained model (equal meta-training budgets, README "Tuning")."""
+    if name in ("proposed", "proposed_noenc"):  # ridge of the closed form, x the meta-learned lambda
+        return [{"lambda_scale": cfg.lambda_scale * f} for f in (0.1, 1.0, 10.0)]
+    if name in ("rulsif", "ulsif", "kliep"):  # Gaussian widths of the per-task CV grid
+        return [{"kernel_sigma_scale": cfg.kernel_sigma_scale * f} for f in (0.5, 1.0, 2.0)]
+    if name == "nn":  # Adam learning rate of the per-task network
+        return [{"nn_lr": cfg.nn_lr * f} for f in (0.3, 1.0, 3.0)]
+    if name == "ft":  # fine-tuning steps on the target supports
+        return [{"ft_steps": max(1, round(cfg.ft_steps * f))} for f in (0.2, 1.0, 3.0)]
+    if name == "maml":  # inner SGD steps at test time
+        steps = cfg.maml_test_steps or cfg.maml_inner_steps
+        return [{"maml_test_steps": steps * f} for f in (1, 2, 4)]
+    raise KeyError(name)
 
 
 def meta_train_state(name: str, cfg, in_dim: int, next_batch: Callable[[], dict[str, Tensor]]) -> dict[str, Tensor]:

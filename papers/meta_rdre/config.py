@@ -19,8 +19,9 @@ METHODS = ("proposed", "proposed_noenc", "rulsif", "ulsif", "kliep", "nn", "ft",
 @dataclass(frozen=True)
 class Config(BaseConfig):
     dataset: str = "mnist"
-    """Pair pools (rdre, comparison): digits | fmnist_pca32 | mnist | fmnist. Outlier detection: an ADBench
-    Classical table by name (cardio, thyroid, shuttle, pendigits, ...) or odds_<name> (odds_wbc, odds_arrhythmia)."""
+    """Pair pools (rdre, comparison, and class-disjoint outlier detection): digits | fmnist_pca32 | omniglot_pca32 |
+    mnist | fmnist. Outlier detection within one table: an ADBench Classical table by name (cardio, thyroid,
+    shuttle, pendigits, ...) or odds_<name> (odds_wbc, odds_arrhythmia)."""
     task: str = "rdre"
     """rdre (relative DRE error on query instances), comparison (same vs shifted dataset pairs, AUC of the
     divergence estimate) or outlier (inlier-based outlier detection, AUC)."""
@@ -41,10 +42,26 @@ class Config(BaseConfig):
     """Classes with non-zero weight in each class-mixture density."""
     dirichlet: float = 1.0
     """Concentration of the symmetric Dirichlet drawing the class proportions of a density."""
+    mixture: str = "independent"
+    """Pair pools: how p_B's classes relate to p_A's: independent (each draws its n_active classes) or overlap (p_B
+    shares a uniform random number of p_A's classes; data.OverlapMixturePairSource), for many-class pools."""
     pair_split: str = "classes"
     """Pair pools: meta-test densities over held-out classes (classes) or over held-out rows of all classes (rows)."""
     class_test_frac: float = 0.4
     """Fraction of the classes (pair_split=classes) or rows (pair_split=rows) held out for meta-test tasks."""
+    val_frac: float = 0.0
+    """Fraction of the classes (rows) held out as a validation pool, used only to tune hyperparameters (``tune``)."""
+    tune: bool = False
+    """Choose each method's hyperparameter among its 3 candidates (baselines.CANDIDATES) by the cell's metric on
+    ``n_val_tasks`` validation tasks (validation pool), then evaluate the chosen one on the test tasks."""
+    n_val_tasks: int = 30
+    """Validation tasks per cell (tune)."""
+    lambda_scale: float = 1.0
+    """Proposed method: multiplier of the meta-learned ridge lambda at test-time adaptation (tuned candidate)."""
+    maml_test_steps: int = 0
+    """MAML: inner SGD steps at test-time adaptation; 0 = maml_inner_steps, as in meta-training (tuned candidate)."""
+    kernel_sigma_scale: float = 1.0
+    """Kernel baselines: multiplier of every Gaussian width of the CV grid (tuned candidate)."""
     row_test_frac: float = 0.5
     """Fraction of the rows held out for meta-test tasks (anomaly tables)."""
     split_seed: int = -1
@@ -117,6 +134,14 @@ class Config(BaseConfig):
                              f"{self.train_support_min}, {self.train_support_max}")
         if not 0.0 < self.contamination < 1.0:
             raise ConfigError(f"contamination must be in (0, 1), got {self.contamination}")
+        if self.mixture not in ("independent", "overlap"):
+            raise ConfigError(f"mixture must be 'independent' or 'overlap', got {self.mixture!r}")
+        if not 0.0 <= self.val_frac < 1.0 or self.class_test_frac + self.val_frac >= 1.0:
+            raise ConfigError(f"need 0 <= val_frac and class_test_frac + val_frac < 1, got {self.val_frac}")
+        if self.tune and self.val_frac <= 0.0:
+            raise ConfigError("tune needs a validation pool: set val_frac > 0")
+        if self.lambda_scale <= 0 or self.kernel_sigma_scale <= 0 or self.maml_test_steps < 0:
+            raise ConfigError("lambda_scale and kernel_sigma_scale must be > 0, maml_test_steps >= 0")
         if self.pair_split not in ("classes", "rows"):
             raise ConfigError(f"pair_split must be 'classes' or 'rows', got {self.pair_split!r}")
         if not 0.0 < self.class_test_frac < 1.0 or not 0.0 < self.row_test_frac < 1.0:
@@ -137,7 +162,7 @@ class Config(BaseConfig):
         if self.nn_weight_decay < 0 or self.nn_steps < 0 or self.ft_steps < 0 or self.maml_inner_steps < 0:
             raise ConfigError("nn_weight_decay, nn_steps, ft_steps and maml_inner_steps must be >= 0")
         for k in ("meta_iters", "meta_batch", "maml_iters", "n_test_tasks", "hidden", "embed_dim", "set_dim",
-                  "kernel_centers", "n_hidden"):
+                  "kernel_centers", "n_hidden", "n_val_tasks"):
             if getattr(self, k) < 1:
                 raise ConfigError(f"{k} must be >= 1, got {getattr(self, k)}")
         if self.task == "comparison" and self.n_test_tasks < 2:

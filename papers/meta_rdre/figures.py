@@ -44,7 +44,7 @@ def _t1(results_dir: Path, profile: str) -> None:
                     ax.plot(xs, mu, marker="o", ms=3, color=COLORS[m], label=m,
                             lw=2.2 if m == "proposed" else 1.2)
                     ax.fill_between(xs, mu - sd, mu + sd, color=COLORS[m], alpha=0.15)
-                ax.set_title(f"{ds}: test densities over held-out {sp} ({profile})")
+                ax.set_title(f"{ds}: test densities over " + (f"held-out {sp}" if sp != "-" else "unseen classes") + f" ({profile})")
                 ax.set_xlabel("support instances per set")
                 ax.set_ylabel("test relative-DRE error (lower better)")
         handles, labels = axes[0][0].get_legend_handles_labels()

@@ -73,13 +73,14 @@ class MetaRDRE(nn.Module):
         return self.embed(torch.cat([x, z.unsqueeze(-2).expand(*x.shape[:-1], z.shape[-1])], -1))
 
     def adapt(self, support_a: Tensor, support_b: Tensor, mask_a: Tensor | None = None,
-              mask_b: Tensor | None = None) -> tuple[Tensor | None, Tensor]:
-        """Dataset codes and the closed-form weights w (T, K) for a batch of tasks."""
+              mask_b: Tensor | None = None, lam_scale: float = 1.0) -> tuple[Tensor | None, Tensor]:
+        """Dataset codes and the closed-form weights w (T, K) for a batch of tasks (ridge
+        ``lam_scale`` x the meta-learned lambda; 1 in meta-training)."""
         z = None
         if self.use_dataset_encoder:
             z = torch.cat([self.enc_a(support_a, mask_a), self.enc_b(support_b, mask_b)], -1)
         w = relative_density_ratio_closed_form(self.embeddings(support_a, z), self.embeddings(support_b, z),
-                                               self.alpha, self.lam, mask_a, mask_b)
+                                               self.alpha, self.lam * lam_scale, mask_a, mask_b)
         return z, w
 
     def ratio(self, x: Tensor, z: Tensor | None, w: Tensor) -> Tensor:
@@ -92,9 +93,10 @@ class MetaRDRE(nn.Module):
         return rulsif_squared_loss(self.ratio(query_a, z, w), self.ratio(query_b, z, w), self.alpha).mean()
 
     @torch.no_grad()
-    def estimate(self, support_a: Tensor, support_b: Tensor, points: list[Tensor]) -> list[Tensor]:
+    def estimate(self, support_a: Tensor, support_b: Tensor, points: list[Tensor],
+                 lam_scale: float = 1.0) -> list[Tensor]:
         """Clipped ratio estimates max(0, r) at each tensor of points (T, M, D)."""
-        z, w = self.adapt(support_a, support_b)
+        z, w = self.adapt(support_a, support_b, lam_scale=lam_scale)
         return [self.ratio(p, z, w).clamp_min(0.0) for p in points]
 
     @torch.no_grad()

@@ -15,7 +15,7 @@ from papers.meta_rdre import claims as CL
 from papers.meta_rdre import config as C
 from papers.meta_rdre import run as RUN
 
-SETTINGS = ["pair_split=rows;n_support=5", "pair_split=rows;n_support=10", "pair_split=classes;n_support=5"]
+SETTINGS = ["n_support=5", "n_support=20"]
 
 
 def _write(folder, table, metric, means: dict, sd: float, seeds=range(5)):
@@ -51,11 +51,23 @@ def _rdre(proposed: float, best_other: float, noenc: float, sd: float) -> dict:
 def test_clear_effects_are_held_and_reversed_ones_not_held(tmp_path):
     _write(tmp_path, "x_rdre", CL.ERR, _rdre(-0.85, -0.70, -0.70, 0.005), 0.005)
     v = _verdicts(tmp_path)
-    assert v["C1"] == v["C2"] == v["C3"] == v["C6"] == "held"
-    assert v["S1"] == "held"
-    assert v["C4"] == v["C5"] == "not measured"          # no comparison / outlier tables
+    assert v["C1"] == v["C2"] == v["C6"] == "held"
+    assert v["C3"] == v["S1"] == v["C4"] == v["C5"] == "not measured"   # no x_rows / comparison / outlier tables
+    _write(tmp_path, "x_rows", CL.ERR, _rdre(-0.60, -0.70, -0.70, 0.005), 0.005)
+    v = _verdicts(tmp_path)
+    assert v["C3"] == "not held" and v["C1"] == "held"   # C3 reads the secondary table only
     _write(tmp_path, "x_rdre", CL.ERR, _rdre(-0.60, -0.70, -0.70, 0.005), 0.005)
     assert _verdicts(tmp_path)["C1"] == "not held"
+
+
+def test_outlier_claim_reads_the_class_disjoint_table(tmp_path):
+    means = {(m, "n_support=10"): 60.0 for m in CL.PER_TASK + CL.META + ("proposed_noenc",)}
+    means[("proposed", "n_support=10")] = 70.0
+    _write(tmp_path, "x_outlier", CL.OUT, means, sd=0.5)
+    assert _verdicts(tmp_path)["C5"] == "held"
+    means[("maml", "n_support=10")] = 75.0
+    _write(tmp_path, "x_outlier", CL.OUT, means, sd=0.5)
+    assert _verdicts(tmp_path)["C5"] == "not held"
 
 
 def test_noise_larger_than_the_effect_is_inconclusive(tmp_path):
@@ -71,8 +83,8 @@ def test_a_model_that_learned_nothing_is_not_measured(tmp_path):
 
 
 def test_auc_claims_use_the_auc_margin(tmp_path):
-    means = {(m, "pair_split=rows;n_support=5"): 90.0 for m in CL.PER_TASK + CL.META}
-    means[("proposed", "pair_split=rows;n_support=5")] = 90.5      # beyond the noise, inside the margin
+    means = {(m, "n_support=5"): 90.0 for m in CL.PER_TASK + CL.META}
+    means[("proposed", "n_support=5")] = 90.5      # beyond the noise, inside the margin
     _write(tmp_path, "x_comparison", CL.CMP, means, sd=0.0)
     v = evaluate(CL.CLAIMS, Results(tmp_path, "meta_rdre", "quick"))
     c4 = next(x for x in v if x["id"] == "C4")
@@ -86,11 +98,11 @@ def _cfg(**kw):
 def test_seeds_vary_the_split_and_the_test_tasks():
     a, b = _cfg(seed=0, pair_split="classes"), _cfg(seed=1, pair_split="classes")
     assert RUN.split_seed(a) == derive_seed(0, "split") != RUN.split_seed(b)
-    (_, te_a), (_, te_b) = RUN.sources(a), RUN.sources(b)
+    (_, _, te_a), (_, _, te_b) = RUN.sources(a), RUN.sources(b)
     classes = [set(np.unique(te.pool.y).tolist()) for te in (te_a, te_b)]
     assert len(classes[0]) == len(classes[1]) == 4 and classes[0] != classes[1]
     # a fixed split_seed fixes the split across seeds
-    fixed = [RUN.sources(_cfg(seed=s, pair_split="classes", split_seed=3))[1] for s in (0, 1)]
+    fixed = [RUN.sources(_cfg(seed=s, pair_split="classes", split_seed=3))[2] for s in (0, 1)]
     assert np.array_equal(np.unique(fixed[0].pool.y), np.unique(fixed[1].pool.y))
 
 
@@ -99,7 +111,7 @@ def test_meta_training_follows_the_dtype_and_the_seed(dtype):
     from papers.meta_rdre import baselines as B
 
     cfg = _cfg(dtype=dtype, meta_iters=2, pair_split="rows")
-    train, _ = RUN.sources(cfg)
+    train, _, _ = RUN.sources(cfg)
     d = train.pool.x.shape[1]
     s0 = B.meta_train_state("proposed", cfg, d, RUN.batch_sampler(cfg, train))
     s1 = B.meta_train_state("proposed", _cfg(dtype=dtype, meta_iters=2, pair_split="rows", seed=1), d,

@@ -69,3 +69,32 @@ def test_impossible_support_size_fails_before_training(tmp_runs):
     with pytest.raises(TaskError, match="needs"):
         run(_cfg(task="rdre", pair_split="classes", n_support=400, methods="proposed"))
     assert not (tmp_runs / "runs" / "meta_rdre" / "_cache").exists()
+
+
+def test_tuning_picks_a_candidate_on_validation_tasks_only(tmp_runs):
+    from papers.meta_rdre import baselines as B
+    from papers.meta_rdre import run as RUN
+
+    cfg = _cfg(task="rdre", pair_split="classes", class_test_frac=0.3, val_frac=0.3, tune=True, n_val_tasks=3,
+               n_test_tasks=3, methods="proposed,rulsif,maml")
+    train, val, test = RUN.sources(cfg)
+    cls = [set(s.pool.y.tolist()) for s in (train, val, test)]
+    assert not (cls[0] & cls[1] or cls[0] & cls[2] or cls[1] & cls[2])   # validation classes seen nowhere else
+    rows = run(cfg)
+    got = {(r["method"], r["metric"]): r["value"] for r in rows}
+    for m in ("proposed", "rulsif", "maml"):
+        field = next(iter(B.candidates(cfg, m)[0]))
+        assert got[(m, f"tuned_{field}")] in [c[field] for c in B.candidates(cfg, m)]
+        assert (m, "val_test_rdre_error") in got and (m, "test_rdre_error") in got
+    with pytest.raises(ConfigError, match="val_frac"):
+        _cfg(tune=True, val_frac=0.0).validate()
+
+
+def test_class_disjoint_outlier_cell_reuses_the_pair_models(tmp_runs):
+    base = dict(pair_split="classes", class_test_frac=0.3, val_frac=0.3, n_support=10, methods="proposed,kliep")
+    run(_cfg(task="rdre", n_test_tasks=2, **base))
+    n_models = len(list((tmp_runs / "runs" / "meta_rdre" / "_cache").glob("*/model.pt")))
+    rows = run(_cfg(task="outlier", n_test_tasks=3, n_outlier_test=20, **base))
+    assert len(list((tmp_runs / "runs" / "meta_rdre" / "_cache").glob("*/model.pt"))) == n_models == 1
+    aucs = {r["method"]: r["value"] for r in rows if r["metric"] == "outlier_auc_pct"}
+    assert set(aucs) == {"proposed", "kliep"} and all(0 <= v <= 100 for v in aucs.values())
