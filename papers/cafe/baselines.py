@@ -14,7 +14,7 @@
   which needs a modified training).
 
 ``METHODS`` (bottom) maps every method name a table can use, CAFe and its no-grouping ablation
-included, to a builder ``builder(model, stats, cfg) -> TestTimeAdapter`` around a fresh copy of the
+included (``cafe_symkl``: the symmetric-KL ablation; ``cafe_nogroup``: one group), to a builder ``builder(model, stats, cfg) -> TestTimeAdapter`` around a fresh copy of the
 source model; ``run.py`` looks the cell's method up there.
 """
 
@@ -76,6 +76,7 @@ METHODS: dict[str, Builder] = {
     "shot_im": _adapter(lambda stats, cfg: shot_im_loss),
     "tfa": _adapter(lambda stats, cfg: tfa_loss_fn(stats, cfg.align_weight)),
     "cafe": _adapter(lambda stats, cfg: cafe_loss_fn(stats, cfg.align_weight, cfg.cov_eps, cfg.divergence)),
+    "cafe_symkl": _adapter(lambda stats, cfg: cafe_loss_fn(stats, cfg.align_weight, cfg.cov_eps, "sym_kl")),
     "cafe_nogroup": _adapter(lambda stats, cfg: cafe_loss_fn(_without_grouping(stats), cfg.align_weight,
                                                              cfg.cov_eps, cfg.divergence)),
 }

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from common.config import BaseConfig
 
 from .baselines import METHODS
+from .method import DIVERGENCES
 
 DATASETS = ("cifar10sub", "fmnist", "cifar10", "cifar100", "imagenet")
 STREAMS = ("single", "mixed")
@@ -17,7 +18,8 @@ class Config(BaseConfig):
     """Target benchmark. Full: cifar10 (CIFAR-10-C), cifar100 (CIFAR-100-C), imagenet (ImageNet-C).
     Quick: cifar10sub (the 15k-image CIFAR-10 JPEG subset, corrupted here), fmnist (Fashion-MNIST, corrupted here)."""
     method: str = "cafe"
-    """source | bn | tent | pl | shot_im | tfa | cafe | cafe_nogroup (CAFe without feature grouping)."""
+    """source | bn | tent | pl | shot_im | tfa | cafe | cafe_symkl (CAFe with the symmetric KL instead of JS) |
+    cafe_nogroup (CAFe without feature grouping)."""
     stream: str = "single"
     """'single': each corruption is its own test stream (model reset between corruptions);
     'mixed': the 15 corruptions shuffled together into one stream (the paper's multiple-corruption setting)."""
@@ -36,19 +38,26 @@ class Config(BaseConfig):
     steps: int = 1
     """Gradient steps per test batch."""
     n_groups: int = 128
-    """k, the number of feature groups from spectral clustering (paper: k=128 with ResNet-50's d=2048)."""
+    """k, the number of feature groups from spectral clustering (reading note: k = 128 for the paper's ResNets;
+    with ResNet-50's d = 2048 that is groups of 16 dims)."""
     align_weight: float = 1.0
     """Weight of the alignment loss against the information-maximisation loss (not verified against the paper)."""
     cov_eps: float = 1e-3
     """Ridge eps*I added to source and target covariances before the divergence."""
-    divergence: str = "sym_kl"
-    """Gaussian divergence for CAFe: sym_kl | kl_source_target | kl_target_source."""
+    divergence: str = "js"
+    """Gaussian divergence for CAFe: js (Jensen-Shannon, moment-matched approximation; method.py) | sym_kl |
+    kl_source_target | kl_target_source. Method cafe_symkl forces sym_kl (the ablation)."""
+    arch: str = "resnet"
+    """Source architecture of the 32x32 benchmarks: resnet (CIFAR ResNet, ``depth``/``width``) or cnn (the quick
+    profile's four-layer BN CNN, stages 16/32/64/64 x ``width``). ImageNet always uses torchvision's ResNet-50."""
     depth: int = 26
     """Depth of the CIFAR ResNet (6n+2; paper: ResNet-26 for CIFAR). ImageNet uses torchvision ResNet-50."""
     width: int = 4
     """Width multiplier of the CIFAR ResNet (stages 16/32/64 x width; feature dim 64 x width)."""
     source_epochs: int = 200
     """Epochs of source training (clean train set, SGD with Nesterov momentum, one-cycle cosine lr, crop+flip)."""
+    source_augment: bool = True
+    """Random crop (4-px padding) + horizontal flip during source training."""
     source_lr: float = 0.1
     """Peak learning rate of source training."""
     source_batch_size: int = 128
@@ -82,10 +91,10 @@ class Config(BaseConfig):
             raise ValueError(f"batch_size must be >= 2 (batch statistics), got {self.batch_size}")
         if self.n_per_corruption < self.batch_size:
             raise ValueError(f"n_per_corruption ({self.n_per_corruption}) must be >= batch_size ({self.batch_size})")
-        n_max = 50000 if self.dataset == "imagenet" else 10000
+        n_max = {"imagenet": 50000, "cifar10sub": 5000}.get(self.dataset, 10000)   # cifar10sub: the 5k train split
         if self.n_per_corruption > n_max:
             raise ValueError(f"n_per_corruption must be <= {n_max} (test-set size), got {self.n_per_corruption}")
-        d = 2048 if self.dataset == "imagenet" else 64 * self.width
+        d = 2048 if self.dataset == "imagenet" else 64 * self.width   # both archs end with 64 x width channels
         if self.n_groups < 1 or self.n_groups > d:
             raise ValueError(f"n_groups must be in [1, feature dim {d}], got {self.n_groups}")
         if (self.depth - 2) % 6:
@@ -102,16 +111,19 @@ class Config(BaseConfig):
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum}")
         if self.optimizer not in ("adam", "sgd"):
             raise ValueError(f"optimizer must be adam or sgd, got {self.optimizer!r}")
-        if self.divergence not in ("sym_kl", "kl_source_target", "kl_target_source"):
-            raise ValueError(f"unknown divergence {self.divergence!r}")
+        if self.divergence not in DIVERGENCES:
+            raise ValueError(f"divergence must be one of {tuple(DIVERGENCES)}, got {self.divergence!r}")
+        if self.arch not in ("resnet", "cnn"):
+            raise ValueError(f"arch must be resnet or cnn, got {self.arch!r}")
 
 
-# Quick: CIFAR-style ResNet-8 (stages 16/32/64, feature d=64) trained on CPU; 192 test images per
-# corruption at severity 5 (6 batches per single stream, 90 in the mixed stream); batch 32 (< d+1, so the
-# full 64x64 target covariance is singular, as d=2048 > 256 is in the paper); k=4 groups of ~16 dims
-# (the paper's 2048/128).
+# Quick (Fashion-MNIST; README "Quick profile"): the four-layer BN CNN (feature d = 64, tables/*.yaml); 1,000
+# test images per corruption at severity 5, so a single-corruption stream is 16 batches and the mixed stream
+# (15 x 1,000) 235; batch 64 = the paper's 256 / 4 (d = 64 <= batch, so the full target covariance is
+# singular, as d = 2048 > 256 is in the paper); k = 4 groups of ~16 dims = d / 16, the paper's group size
+# (2048 / 128).
 # One torch thread and deterministic kernels: reruns are bit-identical on one machine (README: drift).
 # The seed varies everything random (run.py): 3 seeds = 3 source models per dataset, each cached once.
-QUICK = {"depth": 8, "width": 1, "n_per_corruption": 192, "batch_size": 32, "n_groups": 4,
-         "source_epochs": 12, "threads": 1, "deterministic": True}
-SMOKE = {"n_per_corruption": 32, "batch_size": 16, "source_epochs": 1, "n_source_train": 500, "n_stats": 500}
+QUICK = {"n_per_corruption": 1000, "batch_size": 64, "n_groups": 4, "threads": 1, "deterministic": True}
+SMOKE = {"arch": "cnn", "n_per_corruption": 32, "batch_size": 16, "n_groups": 4, "source_epochs": 1,
+         "n_source_train": 500, "n_stats": 500}

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .corruptions import CORRUPTIONS
 
-ORDER = ["source", "bn", "tent", "pl", "shot_im", "tfa", "cafe_nogroup", "cafe"]
+ORDER = ["source", "bn", "tent", "pl", "shot_im", "tfa", "cafe_nogroup", "cafe_symkl", "cafe"]
 PANELS = [("x_single_stream", CORRUPTIONS + ["mean", "clean"], "one corruption per stream (reset between streams)"),
           ("x_mixed_stream", ["mixed"] + [f"mixed:{c}" for c in CORRUPTIONS],
            "all 15 corruptions shuffled into one stream ('mixed' = whole stream)")]

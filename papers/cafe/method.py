@@ -1,7 +1,7 @@
-"""CAFe: Covariance-Aware Feature alignment (Adachi, Yamaguchi, Kumagai, ICIP 2022; arXiv 2204.13263).
+"""CAFe: Covariance-Aware Feature alignment (Adachi, Yamaguchi, Kumagai, ICIP 2023; arXiv 2204.13263).
 
-What is implemented (names follow the paper's description; equation numbers could not be checked,
-see README "What we could read of the paper"):
+What is implemented (only the abstract and a third-party reading note could be read, see README
+"What we could read of the paper"; no equation numbers could be checked):
 
 1. **Pre-computed source statistics** (done once, before deployment, on the source training set):
    mean ``mu_s`` and covariance ``Sigma_s`` of the feature ``f(x)`` that enters the linear classifier.
@@ -12,16 +12,27 @@ see README "What we could read of the paper"):
    target covariance is then not rank-deficient (with ``d >= batch size`` the full one is).
 3. **Test-time loss** on each test mini-batch, minimised online w.r.t. the BatchNorm affine parameters
    (BN uses the test batch's statistics, as in Tent):
-   ``L = L_ent - L_div + lambda * L_align`` with the information-maximisation terms
+   ``L = L_ent - L_div + lambda * L_align`` with the information-maximisation terms of SHOT
    ``L_ent = mean_i H(p_i)``, ``L_div = H(mean_i p_i)`` and
-   ``L_align = (1/k) sum_g D( N(mu_s^g, Sigma_s^g) , N(mu_t^g, Sigma_t^g) )`` where ``D`` is the
-   symmetric KL divergence between Gaussians (closed form below; the log-determinants cancel).
-   Predictions are the outputs of the forward pass used for the update (online protocol of Tent).
+   ``L_align = sum_g JS( N(mu_s^g, Sigma_s^g) , N(mu_t^g, Sigma_t^g) )`` (summed over groups, as the
+   reading note says). Predictions are the outputs of the forward pass used for the update (Tent's
+   online protocol).
 
-Deviations / unverified choices (README lists them): the paper's exact divergence (a public summary
-calls it "JS divergence"; the Gaussian JS has no closed form, we use the symmetrised KL), the weight
-``lambda``, the covariance ridge ``eps`` and the aligned layer (the penultimate feature only) could not
-be checked against the full text, which was not available offline.
+**The Jensen-Shannon divergence between two Gaussians** has no closed form (the mixture
+``M = (P+Q)/2`` is not Gaussian). We use (``gaussian_js_moment_matched``) the usual approximation that
+replaces ``M`` by its moment-matched Gaussian ``M~ = N(mu_m, Sigma_m)``, ``mu_m = (mu_P+mu_Q)/2``,
+``Sigma_m = (Sigma_P+Sigma_Q)/2 + (mu_P-mu_Q)(mu_P-mu_Q)^T/4``, and keeps JS's two directions:
+``JS~ = KL(P||M~)/2 + KL(Q||M~)/2``. Its trace and Mahalanobis terms cancel exactly, leaving
+``JS~ = 1/2 log det Sigma_m - 1/4 (log det Sigma_P + log det Sigma_Q)``.
+Properties (tested): ``JS~ = JS + KL(M || M~) >= JS`` (log M~ is quadratic, so ``E_M log M~ =
+E_M~ log M~``, and the Gaussian has the largest entropy for a covariance), ``JS~ = 0`` iff ``P = Q``,
+and ``JS~ / JS -> 1`` as ``Q -> P`` (``M - M~`` is second order in the difference). Unlike JS it is
+not bounded by ``log 2``. Whether the paper uses this or another approximation could not be read.
+
+Ablation: ``divergence="sym_kl"`` (the symmetric KL, our earlier reconstruction) and the one-sided KLs.
+
+Deviations / unverified choices (README lists them): the JS approximation, the weight ``lambda``, the
+covariance ridge ``eps`` and the aligned layer (the penultimate feature only).
 """
 
 from __future__ import annotations
@@ -60,7 +71,32 @@ def gaussian_symmetric_kl(mu0, cov0, mu1, cov1) -> torch.Tensor:
     return 0.25 * (tr + maha) - 0.5 * d
 
 
+def moment_matched_mixture(mu0, cov0, mu1, cov1) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and covariance of the equal-weight mixture (N0 + N1) / 2, i.e. of its moment-matched Gaussian."""
+    dm = (mu0 - mu1).unsqueeze(-1)
+    return 0.5 * (mu0 + mu1), 0.5 * (cov0 + cov1) + 0.25 * dm @ dm.transpose(-2, -1)
+
+
+def gaussian_js_by_kl(mu0, cov0, mu1, cov1) -> torch.Tensor:
+    """The approximation's definition: KL(N0 || M~) / 2 + KL(N1 || M~) / 2 with M~ the moment-matched
+    Gaussian of the mixture (reference for ``gaussian_js_moment_matched``; twice its cost)."""
+    mu_m, cov_m = moment_matched_mixture(mu0, cov0, mu1, cov1)
+    return 0.5 * (gaussian_kl(mu0, cov0, mu_m, cov_m) + gaussian_kl(mu1, cov1, mu_m, cov_m))
+
+
+def _logdet_spd(cov: torch.Tensor) -> torch.Tensor:
+    return 2 * torch.log(torch.diagonal(torch.linalg.cholesky(cov), dim1=-2, dim2=-1)).sum(-1)
+
+
+def gaussian_js_moment_matched(mu0, cov0, mu1, cov1) -> torch.Tensor:
+    """Approximate Jensen-Shannon divergence between N0 and N1 (module docstring):
+    1/2 log det Sigma_m - 1/4 (log det Sigma_0 + log det Sigma_1), Sigma_m the mixture's covariance."""
+    _, cov_m = moment_matched_mixture(mu0, cov0, mu1, cov1)
+    return 0.5 * _logdet_spd(cov_m) - 0.25 * (_logdet_spd(cov0) + _logdet_spd(cov1))
+
+
 DIVERGENCES = {
+    "js": gaussian_js_moment_matched,
     "sym_kl": gaussian_symmetric_kl,
     "kl_source_target": gaussian_kl,                                 # KL(source || target)
     "kl_target_source": lambda m0, c0, m1, c1: gaussian_kl(m1, c1, m0, c0),
@@ -154,8 +190,8 @@ def batch_moments(f: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def alignment_loss(features: torch.Tensor, stats: SourceStatistics, eps: float = 1e-3,
-                   divergence: str = "sym_kl") -> torch.Tensor:
-    """L_align: mean over feature groups of D(N_s^g, N_t^g); both covariances get ``eps * I``."""
+                   divergence: str = "js") -> torch.Tensor:
+    """L_align: sum over feature groups of D(N_s^g, N_t^g); both covariances get ``eps * I``."""
     div = DIVERGENCES[divergence]
     mu_t, cov_t = batch_moments(features)
     total = features.new_zeros(())
@@ -163,10 +199,10 @@ def alignment_loss(features: torch.Tensor, stats: SourceStatistics, eps: float =
         gi = torch.as_tensor(g, device=features.device)
         eye = eps * torch.eye(len(g), device=features.device, dtype=features.dtype)
         total = total + div(stats.mean[gi], stats.cov[gi][:, gi] + eye, mu_t[gi], cov_t[gi][:, gi] + eye)
-    return total / len(stats.groups)
+    return total
 
 
 def cafe_loss(features, logits, stats: SourceStatistics, weight: float = 1.0, eps: float = 1e-3,
-              divergence: str = "sym_kl") -> torch.Tensor:
+              divergence: str = "js") -> torch.Tensor:
     """L = L_ent - L_div + weight * L_align."""
     return infomax_loss(logits) + weight * alignment_loss(features, stats, eps, divergence)

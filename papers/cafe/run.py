@@ -19,7 +19,9 @@ benchmark (one of each per seed and dataset).
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import fcntl
 import sys
 from pathlib import Path
 
@@ -34,11 +36,34 @@ from .baselines import METHODS
 from .config import Config
 from .corruptions import CORRUPTIONS
 from .method import SourceStatistics, compute_source_statistics
-from .models import ResNetCifar, imagenet_resnet50, imagenet_tensor, to_tensor
+from .models import build_model, imagenet_resnet50, imagenet_tensor, to_tensor
 from .train import train_source_model
 
 SLUG = "cafe"
 log = paper_logger(SLUG)
+
+
+SOURCE_SPLIT = {"cifar10sub": "test"}
+"""The CIFAR-10 subset has 10,000 test-split and 5,000 train-split images: the stronger source model is
+trained on the 10,000 (stand-in, README) and the corrupted streams are drawn from the 5,000."""
+
+
+def source_split(dataset: str) -> str:
+    return SOURCE_SPLIT.get(dataset, "train")
+
+
+def target_split(dataset: str) -> str:
+    return "train" if source_split(dataset) == "test" else "test"
+
+
+def _cached(entry, name: str, compute, fmt: str):
+    """``entry.load_or_compute`` under an exclusive file lock, so that two cells running at once that
+    need the same source model / statistics / benchmark compute it once (the second waits, then loads)."""
+    entry.folder.mkdir(parents=True, exist_ok=True)
+    with open(entry.folder / ".lock", "w") as fh, contextlib.ExitStack() as stack:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        stack.callback(fcntl.flock, fh, fcntl.LOCK_UN)
+        return entry.load_or_compute(name, compute, fmt=fmt)
 
 
 def _subset(x, y, n: int, seed: int):
@@ -54,7 +79,8 @@ def _subset(x, y, n: int, seed: int):
 def source_key(cfg: Config) -> dict:
     """Everything that determines the trained source model (thread count and determinism included:
     they change the float summation order)."""
-    return {"dataset": cfg.dataset, "depth": cfg.depth, "width": cfg.width, "epochs": cfg.source_epochs,
+    return {"dataset": cfg.dataset, "split": source_split(cfg.dataset), "arch": cfg.arch,
+            "augment": cfg.source_augment, "depth": cfg.depth, "width": cfg.width, "epochs": cfg.source_epochs,
             "lr": cfg.source_lr, "bs": cfg.source_batch_size, "momentum": cfg.source_momentum,
             "wd": cfg.source_weight_decay, "warmup": cfg.source_warmup_frac, "n": cfg.n_source_train,
             "seed": derive_seed(cfg.seed, "source_train"), "subset_seed": derive_seed(cfg.seed, "source_subset"),
@@ -67,12 +93,13 @@ def source_model(cfg: Config, device):
         return imagenet_resnet50(cfg.imagenet_weights).to(device).eval()
 
     def train():
-        x, y = _subset(*D.load_clean(cfg.dataset, "train"), cfg.n_source_train, derive_seed(cfg.seed, "source_subset"))
+        x, y = _subset(*D.load_clean(cfg.dataset, source_split(cfg.dataset)), cfg.n_source_train,
+                       derive_seed(cfg.seed, "source_subset"))
         seed = derive_seed(cfg.seed, "source_train")
         return train_source_model(x, y, D.num_classes(cfg.dataset), cfg, device, seed).state_dict()
 
-    state = cache_entry(SLUG, "source", source_key(cfg)).load_or_compute("model.pt", train, fmt="torch")
-    model = ResNetCifar(cfg.depth, cfg.width, D.num_classes(cfg.dataset))
+    state = _cached(cache_entry(SLUG, "source", source_key(cfg)), "model.pt", train, fmt="torch")
+    model = build_model(cfg.arch, cfg.depth, cfg.width, D.num_classes(cfg.dataset))
     model.load_state_dict(state)
     return model.to(device).eval()
 
@@ -86,7 +113,8 @@ def _source_batches(cfg: Config, device):
         sel = np.random.default_rng(derive_seed(cfg.seed, "stats_subset")).permutation(len(files))[:cfg.n_stats or len(files)]
         return (imagenet_tensor(D.load_image_files([files[j] for j in sel[i:i + bs]]), device)
                 for i in range(0, len(sel), bs))
-    x, _ = _subset(*D.load_clean(cfg.dataset, "train"), cfg.n_stats, derive_seed(cfg.seed, "stats_subset"))
+    x, _ = _subset(*D.load_clean(cfg.dataset, source_split(cfg.dataset)), cfg.n_stats,
+                   derive_seed(cfg.seed, "stats_subset"))
     return (to_tensor(x[i:i + bs], device) for i in range(0, len(x), bs))
 
 
@@ -97,14 +125,16 @@ def source_statistics(cfg: Config, model, device) -> SourceStatistics:
 
     key = {**source_key(cfg), "n_groups": cfg.n_groups, "n_stats": cfg.n_stats, "stats_bs": cfg.stats_batch_size,
            "stats_seed": derive_seed(cfg.seed, "stats_subset"), "grouping_seed": derive_seed(cfg.seed, "grouping")}
-    state = cache_entry(SLUG, "stats", key).load_or_compute("stats.pt", compute, fmt="torch")
+    state = _cached(cache_entry(SLUG, "stats", key), "stats.pt", compute, fmt="torch")
     return SourceStatistics.from_state(state).to(device)
 
 
 # ------------------------------------------------------------------ (3) corrupted test streams
 
 def _make_quick_benchmark(cfg: Config) -> dict[str, np.ndarray]:
-    x, y = D.load_clean(cfg.dataset, "test")
+    x, y = D.load_clean(cfg.dataset, target_split(cfg.dataset))
+    if cfg.n_per_corruption > len(y):
+        raise ValueError(f"n_per_corruption ({cfg.n_per_corruption}) exceeds the {len(y)} target images of {cfg.dataset}")
     bench = D.make_corrupted_benchmark(x, y, cfg.n_per_corruption, cfg.severity, derive_seed(cfg.seed, "corruption_draw"))
     rng = np.random.default_rng(derive_seed(cfg.seed, "clean_draw"))
     idx = np.sort(rng.choice(len(y), cfg.n_per_corruption, replace=False))
@@ -126,9 +156,9 @@ def benchmark(cfg: Config) -> dict[str, tuple]:
             sel = np.sort(np.random.default_rng(draw).permutation(len(files))[:cfg.n_per_corruption])
             out[c] = ([files[i] for i in sel], y[sel])
         return out
-    key = {"dataset": cfg.dataset, "severity": cfg.severity, "n": cfg.n_per_corruption, "seed": draw,
+    key = {"dataset": cfg.dataset, "split": target_split(cfg.dataset), "severity": cfg.severity, "n": cfg.n_per_corruption, "seed": draw,
            "clean_seed": derive_seed(cfg.seed, "clean_draw")}
-    z = cache_entry(SLUG, "bench", key).load_or_compute("bench.npz", lambda: _make_quick_benchmark(cfg), fmt="npz")
+    z = _cached(cache_entry(SLUG, "bench", key), "bench.npz", lambda: _make_quick_benchmark(cfg), fmt="npz")
     return {c: (z[f"x_{c}"], z[f"y_{c}"]) for c in CORRUPTIONS + ["clean"]}
 
 

@@ -15,19 +15,19 @@ from torchvision.transforms import v2
 
 from common.runtime import paper_logger
 
-from .models import MEAN, STD, ResNetCifar
+from .models import MEAN, STD, build_model
 
 log = paper_logger("cafe")
 
 
-def train_source_model(x: np.ndarray, y: np.ndarray, num_classes: int, cfg, device, seed: int) -> ResNetCifar:
-    """Train ``ResNetCifar(cfg.depth, cfg.width)`` on uint8 NHWC images ``x`` and labels ``y``;
+def train_source_model(x: np.ndarray, y: np.ndarray, num_classes: int, cfg, device, seed: int):
+    """Train ``build_model(cfg.arch, cfg.depth, cfg.width)`` on uint8 NHWC images ``x`` and labels ``y``;
     ``seed`` fixes the initialisation, the batch order and the augmentation (torch's global generator,
     which torchvision's transforms draw from)."""
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     augment = v2.Compose([v2.RandomCrop(x.shape[1], padding=4, fill=0), v2.RandomHorizontalFlip(p=0.5)])
-    model = ResNetCifar(cfg.depth, cfg.width, num_classes).to(device)
+    model = build_model(cfg.arch, cfg.depth, cfg.width, num_classes).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.source_lr, momentum=cfg.source_momentum, nesterov=True,
                           weight_decay=cfg.source_weight_decay)
     steps = cfg.source_epochs * int(np.ceil(len(y) / cfg.source_batch_size))
@@ -40,7 +40,8 @@ def train_source_model(x: np.ndarray, y: np.ndarray, num_classes: int, cfg, devi
         for i in range(0, len(yt), cfg.source_batch_size):
             idx = perm[i:i + cfg.source_batch_size]
             xb = torch.from_numpy(x[idx.numpy()]).permute(0, 3, 1, 2)          # uint8 NCHW
-            xb = torch.stack([augment(im) for im in xb])                         # one crop/flip per image
+            if cfg.source_augment:
+                xb = torch.stack([augment(im) for im in xb])                     # one crop/flip per image
             xb = (xb.float() / 255.0 - MEAN) / STD                              # = models.to_tensor
             loss = F.cross_entropy(model(xb.to(device)), yt[idx].to(device))
             opt.zero_grad(set_to_none=True)

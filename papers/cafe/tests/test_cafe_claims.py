@@ -40,10 +40,16 @@ def _results(tmp_path, source_clean=(40.0, 41.0, 39.0), nogroup_shift=0.0):
 def test_verdicts_follow_the_intervals(tmp_path):
     v = _results(tmp_path)
     assert {k: v[k]["status"] for k in v} == {"C1": "held", "C2": "held", "C3": "held", "C4": "inconclusive",
-                                              "S1": "held", "S2": "held"}
+                                              "S1": "held", "S2": "held", "S3": "not held"}
     assert [v[k]["kind"] for k in ("C1", "C4", "S1", "S2")] == ["claim", "claim", "sanity", "sanity"]
     assert float(v["C1"]["ci_high"]) < -MARGIN                      # CAFe - best prior (bn), paired
     assert "cafe - bn" in v["C1"]["evidence"]
+
+
+def test_source_accuracy_bar_needs_every_seed(tmp_path):
+    assert _results(tmp_path, source_clean=(8.0, 9.0, 7.5))["S3"]["status"] == "held"
+    v = _results(tmp_path, source_clean=(8.0, 10.5, 7.5))["S3"]       # one seed under 90 % accuracy
+    assert v["status"] == "not held" and "worst seed 10.5" in v["evidence"]
 
 
 def test_grouping_claim_needs_its_interval_beyond_the_margin(tmp_path):

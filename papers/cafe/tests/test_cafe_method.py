@@ -14,12 +14,14 @@ from papers.cafe.method import (
     alignment_loss,
     batch_moments,
     compute_source_statistics,
+    gaussian_js_by_kl,
+    gaussian_js_moment_matched,
     gaussian_kl,
     gaussian_symmetric_kl,
     infomax_loss,
     spectral_feature_groups,
 )
-from papers.cafe.models import ResNetCifar
+from papers.cafe.models import ResNetCifar, SmallCNN, build_model
 
 
 def _spd(d, g):
@@ -59,6 +61,108 @@ def test_symmetric_kl_gradcheck():
     assert torch.autograd.gradcheck(f, (m0, a))
 
 
+@pytest.mark.parametrize("d", [1, 3, 8])
+def test_js_closed_form_is_the_two_kls_to_the_moment_matched_mixture(d):
+    g = torch.Generator().manual_seed(10 + d)
+    for _ in range(5):
+        m0, m1 = torch.randn(d, generator=g, dtype=torch.float64), torch.randn(d, generator=g, dtype=torch.float64)
+        c0, c1 = _spd(d, g), _spd(d, g)
+        js = gaussian_js_moment_matched(m0, c0, m1, c1)
+        assert torch.allclose(js, gaussian_js_by_kl(m0, c0, m1, c1), rtol=1e-9, atol=1e-12)
+        assert torch.allclose(js, gaussian_js_moment_matched(m1, c1, m0, c0), rtol=1e-12, atol=1e-14)   # symmetric
+        assert js > 0
+    assert abs(gaussian_js_moment_matched(m0, c0, m0, c0).item()) < 1e-12
+
+
+def _js_1d_by_quadrature(m0, s0, m1, s1):
+    """True JS(N(m0,s0^2), N(m1,s1^2)) and KL(M || M~) (M the mixture, M~ its moment-matched Gaussian) by quadrature."""
+    from scipy import integrate, stats
+    p, q = stats.norm(m0, s0), stats.norm(m1, s1)
+    mm = 0.5 * (m0 + m1)
+    vm = 0.5 * (s0 ** 2 + s1 ** 2) + 0.25 * (m0 - m1) ** 2
+    mt = stats.norm(mm, vm ** 0.5)
+    lo, hi = min(m0 - 12 * s0, m1 - 12 * s1), max(m0 + 12 * s0, m1 + 12 * s1)
+
+    def mix(x):
+        return 0.5 * (p.pdf(x) + q.pdf(x))
+
+    def js_integrand(x):
+        m = mix(x)
+        return 0.5 * (p.pdf(x) * (p.logpdf(x) - np.log(m)) + q.pdf(x) * (q.logpdf(x) - np.log(m)))
+
+    def kl_m_mt(x):
+        m = mix(x)
+        return m * (np.log(m) - mt.logpdf(x))
+    opts = dict(epsabs=1e-13, epsrel=1e-11, limit=400)
+    return integrate.quad(js_integrand, lo, hi, **opts)[0], integrate.quad(kl_m_mt, lo, hi, **opts)[0]
+
+
+@pytest.mark.parametrize("m1,s1", [(0.0, 1.0), (1.5, 1.0), (0.3, 2.0), (3.0, 0.5), (-6.0, 1.2)])
+def test_js_approximation_is_true_js_plus_kl_of_mixture_to_its_gaussian(m1, s1):
+    """JS~ = JS + KL(M || M~) >= JS: checked against quadrature of the true JS of two 1-D Gaussians."""
+    m0, s0 = 0.0, 1.0
+    t = torch.float64
+    approx = gaussian_js_moment_matched(torch.tensor([m0], dtype=t), torch.tensor([[s0 ** 2]], dtype=t),
+                                        torch.tensor([m1], dtype=t), torch.tensor([[s1 ** 2]], dtype=t)).item()
+    js, gap = _js_1d_by_quadrature(m0, s0, m1, s1)
+    assert js <= np.log(2) + 1e-9
+    assert approx == pytest.approx(js + gap, rel=1e-6, abs=1e-10)
+    assert approx >= js - 1e-10
+    if (m1, s1) == (-6.0, 1.2):            # far apart: the true JS saturates at log 2, the approximation does not
+        assert js > 0.6 and approx > 1.0
+
+
+def test_js_approximation_is_exact_to_leading_order_for_close_gaussians():
+    m0, s0, t = 0.0, 1.0, torch.float64
+    ratios = []
+    for delta in (0.2, 0.05):
+        m1, s1 = delta, 1.0 + delta
+        approx = gaussian_js_moment_matched(torch.tensor([m0], dtype=t), torch.tensor([[s0 ** 2]], dtype=t),
+                                            torch.tensor([m1], dtype=t), torch.tensor([[s1 ** 2]], dtype=t)).item()
+        ratios.append(approx / _js_1d_by_quadrature(m0, s0, m1, s1)[0] - 1)
+    assert 0 <= ratios[1] < ratios[0] / 8 and ratios[1] < 5e-3   # relative error shrinks like delta^2 (16x here)
+
+
+def test_js_approximation_gradcheck():
+    g = torch.Generator().manual_seed(2)
+    m0 = torch.randn(3, generator=g, dtype=torch.float64, requires_grad=True)
+    a = torch.randn(3, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    m1, c1 = torch.randn(3, generator=g, dtype=torch.float64), _spd(3, g)
+
+    def f(m0, a):
+        return gaussian_js_moment_matched(m0, a @ a.T + torch.eye(3, dtype=torch.float64), m1, c1)
+    assert torch.autograd.gradcheck(f, (m0, a))
+
+
+def test_alignment_loss_is_the_sum_over_groups():
+    g = torch.Generator().manual_seed(3)
+    src = torch.randn(300, 6, generator=g, dtype=torch.float64)
+    tgt = torch.randn(40, 6, generator=g, dtype=torch.float64) * 1.3 + 0.4
+    mu, cov = batch_moments(src)
+    groups = [np.array([0, 4]), np.array([1, 2, 3, 5])]
+    stats = SourceStatistics(mu, cov, groups)
+    mt, ct = batch_moments(tgt)
+    eye = [1e-3 * torch.eye(len(gr), dtype=torch.float64) for gr in groups]
+    parts = [gaussian_js_moment_matched(mu[gr], cov[gr][:, gr] + e, mt[gr], ct[gr][:, gr] + e)
+             for gr, e in zip(groups, eye)]
+    assert torch.allclose(alignment_loss(tgt, stats, eps=1e-3), sum(parts), rtol=1e-10)
+    assert torch.allclose(alignment_loss(tgt, stats, eps=1e-3, divergence="sym_kl"),
+                          sum(gaussian_symmetric_kl(mu[gr], cov[gr][:, gr] + e, mt[gr], ct[gr][:, gr] + e)
+                              for gr, e in zip(groups, eye)), rtol=1e-10)
+
+
+def test_small_cnn_has_the_feature_api_and_bn_everywhere():
+    m = build_model("cnn", 8, 1, 10)
+    assert isinstance(m, SmallCNN) and m.feature_dim == 64
+    x = torch.randn(4, 3, 32, 32)
+    assert m.forward_features(x).shape == (4, 64) and torch.allclose(m(x), m.fc(m.forward_features(x)))
+    assert sum(isinstance(k, torch.nn.BatchNorm2d) for k in m.modules()) == 4
+    params = configure_bn_adaptation(m)
+    assert len(params) == 8 and not m.fc.weight.requires_grad
+    with pytest.raises(ValueError):
+        build_model("vgg", 8, 1, 10)
+
+
 def test_spectral_grouping_partitions_and_recovers_blocks():
     rng = np.random.default_rng(0)
     d, k = 24, 3
@@ -91,15 +195,17 @@ def test_alignment_loss_vanishes_on_matching_moments():
     feats = torch.randn(200, 6, dtype=torch.float64)
     mu, cov = batch_moments(feats)
     stats = SourceStatistics(mu, cov, [np.array([0, 1, 2]), np.array([3, 4, 5])])
-    assert abs(alignment_loss(feats, stats, eps=0.0).item()) < 1e-9
-    assert alignment_loss(feats * 1.5 + 1, stats, eps=0.0).item() > 0.1
+    for div in ("js", "sym_kl"):
+        assert abs(alignment_loss(feats, stats, eps=0.0, divergence=div).item()) < 1e-9
+        assert alignment_loss(feats * 1.5 + 1, stats, eps=0.0, divergence=div).item() > 0.1
 
 
 def test_only_bn_affine_parameters_are_updated():
     model = _model()
     x = torch.randn(32, 3, 16, 16)
     stats = _stats(model, x)
-    for method, fn in [("cafe", B.cafe_loss_fn(stats, 1.0, 1e-3, "sym_kl")), ("tent", B.tent_loss),
+    for method, fn in [("cafe", B.cafe_loss_fn(stats, 1.0, 1e-3, "js")), ("cafe_symkl", B.cafe_loss_fn(stats, 1.0, 1e-3, "sym_kl")),
+                       ("tent", B.tent_loss),
                        ("tfa", B.tfa_loss_fn(stats)), ("shot_im", B.shot_im_loss)]:
         m = copy.deepcopy(model)
         before = {k: v.clone() for k, v in m.state_dict().items()}
@@ -172,7 +278,7 @@ def test_methods_registry_builds_every_method_around_the_given_model():
     x = torch.randn(32, 3, 16, 16)
     stats = _stats(model, x)
     cfg = type("Cfg", (), dict(lr=1e-2, steps=1, optimizer="sgd", momentum=0.5, align_weight=1.0, cov_eps=1e-3,
-                               divergence="sym_kl"))()
+                               divergence="js"))()
     for name, build in B.METHODS.items():
         m = copy.deepcopy(model)
         ad = build(m, stats, cfg)

@@ -34,7 +34,7 @@ def env(tmp_path, monkeypatch):
 
 
 def _cfg(**kw):
-    return resolve(CM.Config, CM, "smoke", cell={"dataset": "cifar10sub", "threads": 1, "n_groups": 4,
+    return resolve(CM.Config, CM, "smoke", cell={"dataset": "fmnist", "threads": 1, "n_groups": 4,
                                                     "source_epochs": 2, "source_batch_size": 16, **kw})
 
 
@@ -44,7 +44,7 @@ def test_smoke_cells_single_and_mixed(env, monkeypatch):
     assert set(by) == set(CORRUPTIONS) | {"mean", "clean"}
     assert all(0 <= v <= 100 for v in by.values())
     assert by["mean"] == pytest.approx(np.mean([by[c] for c in CORRUPTIONS]))
-    assert all(r["dataset"] == "cifar10sub_c_ours" and r["metric"] == "error_pct" for r in rows)
+    assert all(r["dataset"] == "fmnist_c_ours" and r["metric"] == "error_pct" for r in rows)
     # the cached source model learned the synthetic task: clean error far below chance (90 %)
     src = {r["setting"]: r["value"] for r in R.run(_cfg(method="source", stream="single"))}
     assert src["clean"] < 50
@@ -76,15 +76,35 @@ def test_the_seed_varies_source_model_statistics_benchmark_and_order(env):
                 [r["value"] for r in R.run(cfg)])
     m0, s0, b0, v0 = parts(0)
     m1, s1, b1, v1 = parts(1)
-    assert not torch.equal(m0["conv.weight"], m1["conv.weight"])               # initialisation / training
+    assert not torch.equal(m0["convs.0.weight"], m1["convs.0.weight"])               # initialisation / training
     assert not torch.allclose(s0.mean, s1.mean)                                 # statistics of another model
     assert not np.array_equal(b0["fog"][1], b1["fog"][1])                       # another draw of test images
     assert not np.array_equal(b0["clean"][1], b1["clean"][1])
     assert v0 != v1
     again = parts(0)                                                            # from the caches
-    assert torch.equal(again[0]["conv.weight"], m0["conv.weight"]) and again[3] == v0
+    assert torch.equal(again[0]["convs.0.weight"], m0["convs.0.weight"]) and again[3] == v0
     kinds = sorted(p.name.split("-")[0] for p in (env / "runs" / "cafe" / "_cache").iterdir())
     assert kinds == ["bench", "bench", "source", "source", "stats", "stats"]   # one of each per seed
+
+
+def test_cifar10_subset_trains_on_its_test_split_and_streams_its_train_split(env, monkeypatch):
+    """Issue 31: the stronger CIFAR stand-in source model uses the 10k test-split images; the corrupted
+    streams (and the clean row) come from the 5k train-split images, which the source model never saw."""
+    seen = []
+
+    def record(dataset, split):
+        seen.append((dataset, split))
+        return _synthetic(split)
+    monkeypatch.setattr(D, "load_clean", record)
+    cfg = _cfg(dataset="cifar10sub", method="source", source_epochs=1)
+    R.source_model(cfg, "cpu")
+    assert seen == [("cifar10sub", "test")]
+    seen.clear()
+    R.benchmark(cfg)
+    assert seen == [("cifar10sub", "train")]
+    assert R.source_split("fmnist") == "train" and R.target_split("fmnist") == "test"
+    with pytest.raises(ConfigError, match="n_per_corruption"):
+        resolve(CM.Config, CM, "quick", cell={"dataset": "cifar10sub", "n_per_corruption": 5001})
 
 
 def test_bad_config_fails_at_once():
@@ -95,9 +115,13 @@ def test_bad_config_fails_at_once():
     with pytest.raises(ConfigError, match="n_per_corruption"):
         resolve(CM.Config, CM, "quick", cell={"n_per_corruption": 10, "batch_size": 64})
     with pytest.raises(ConfigError, match="n_groups"):
-        resolve(CM.Config, CM, "quick", cell={"n_groups": 65})       # more groups than feature dims
+        resolve(CM.Config, CM, "quick", cell={"width": 1, "n_groups": 65})   # more groups than feature dims
     with pytest.raises(ConfigError, match="severity"):
         resolve(CM.Config, CM, "quick", cell={"severity": 0})
+    with pytest.raises(ConfigError, match="divergence"):
+        resolve(CM.Config, CM, "quick", cell={"divergence": "js_exact"})
+    with pytest.raises(ConfigError, match="arch"):
+        resolve(CM.Config, CM, "quick", cell={"arch": "vgg"})
 
 
 def test_missing_data_is_one_clear_error(tmp_path, monkeypatch):
