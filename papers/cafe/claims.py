@@ -1,7 +1,7 @@
 """The CAFe paper's claims as noise-aware checks over the aggregated error-rate tables (lower error is
 better), with the helpers of ``common.claims``: every comparison is seed-paired (one seed = one source
 model, one benchmark draw and one stream order, shared by every method), its 95 % interval must clear
-``MARGIN`` for a verdict, and a claim holds only if it holds on every quick dataset.
+the table's ``MARGIN`` for a verdict, and a claim holds only if it holds on every quick dataset.
 
 Sources cite only what was read: the abstract (arXiv 2204.13263) and the third-party reading note
 transcribed in the papers' briefs; the paper's own tables could not be read (README).
@@ -27,10 +27,11 @@ from common.claims import (
 SINGLE, MIXED = "x_single_stream", "x_mixed_stream"
 PRIOR_TTA = ["bn", "tent", "pl", "shot_im", "tfa"]
 METRIC = "error_pct"
-MARGIN = 1.0
-"""Error-rate points a seed-paired effect must clear: at least its measured drift. Rerunning seed 0 of
-cifar10sub with 2 threads instead of 1 (which retrains the source model) moved the paired effects
-CAFe - {tfa, shot_im, bn, cafe_nogroup} and Tent - Source by at most 0.90 points (README: drift)."""
+MARGIN = {"x_single_stream": 0.5, "x_mixed_stream": 3.0}
+"""Error-rate points a seed-paired effect must clear, per table: at least its measured rerun drift.
+Rerunning Fashion-MNIST seed 0 with 2 threads instead of 1 (which retrains the source model) moved the
+paired effects on the mixed stream (CAFe - {tfa, shot_im, bn, tent, cafe_nogroup, cafe_symkl, source},
+Tent - Source) by up to 2.71 points, those on the single-stream mean by up to 0.30 (README: drift)."""
 SOURCE_BAR = 10.0
 """Sanity S3: the source model's clean error must stay below this (>= 90 % accuracy, the issue's bar)."""
 CHANCE_GAP = 20.0
@@ -53,8 +54,8 @@ def _cafe_beats_prior(table, setting):
     def check(res):
         for d in _datasets(res, table):
             _source_learned(res, d)
-        return beats_best(res, table, "cafe", PRIOR_TTA, METRIC, per=["dataset"], margin=MARGIN, higher=False,
-                          setting=setting)
+        return beats_best(res, table, "cafe", PRIOR_TTA, METRIC, per=["dataset"], margin=MARGIN[table],
+                          higher=False, setting=setting)
     return check
 
 
@@ -68,7 +69,7 @@ def _gain_shrinks_under_mixing(res, method, dataset):
     if diff.empty:
         raise NotMeasured(f"{dataset}: no seed in both tables")
     est, lo, hi = t_interval(diff.to_numpy(float))
-    return decide(est, lo, hi, MARGIN, f"{method} gain over source, single minus mixed ({len(diff)} seeds)")
+    return decide(est, lo, hi, MARGIN[MIXED], f"{method} gain over source, single minus mixed ({len(diff)} seeds)")
 
 
 def _prior_limited_under_mixing(res):
@@ -76,7 +77,7 @@ def _prior_limited_under_mixing(res):
     parts = {}
     for d in _datasets(res, SINGLE):
         _source_learned(res, d)
-        parts[f"{d} single"] = paired(res, SINGLE, {"method": "tent"}, {"method": "source"}, METRIC, MARGIN,
+        parts[f"{d} single"] = paired(res, SINGLE, {"method": "tent"}, {"method": "source"}, METRIC, MARGIN[SINGLE],
                                       higher=False, dataset=d, setting="mean")
         parts[f"{d} shrink"] = _gain_shrinks_under_mixing(res, "tent", d)
     return combine(parts)
@@ -86,14 +87,14 @@ def _grouping_helps(res):
     parts = {}
     for d in _datasets(res, MIXED):
         _source_learned(res, d)
-        parts[d] = paired(res, MIXED, {"method": "cafe"}, {"method": "cafe_nogroup"}, METRIC, MARGIN,
+        parts[d] = paired(res, MIXED, {"method": "cafe"}, {"method": "cafe_nogroup"}, METRIC, MARGIN[MIXED],
                           higher=False, dataset=d, setting="mixed")
     return combine(parts)
 
 
 def _corruptions_shift(res):
     """Protocol: the corrupted single streams raise the source model's error above its clean error."""
-    return combine({d: paired(res, SINGLE, {"setting": "mean"}, {"setting": "clean"}, METRIC, MARGIN,
+    return combine({d: paired(res, SINGLE, {"setting": "mean"}, {"setting": "clean"}, METRIC, MARGIN[SINGLE],
                               dataset=d, method="source") for d in _datasets(res, SINGLE)})
 
 
@@ -159,6 +160,7 @@ HEADLINE = [
 ]
 
 # A quick cell CI reruns and compares with the committed value (common.drift). tol = 2x the largest
-# change of any of its 16 rows between 1 and 2 threads (6.25 points on one corruption's 192 images; the
-# whole-stream row moved 2.2): a rerun elsewhere retrains the source model, a draw of its own.
-DRIFT = dict(table=MIXED, cell={"dataset": "cifar10sub", "method": "cafe", "seed": 0}, tol=12.5)
+# change of any of its 16 rows between 1 and 2 threads (6.7 points on one corruption's 1,000 images within
+# the mixed stream; the whole-stream row moved 2.24): a rerun elsewhere retrains the source model, a draw
+# of its own.
+DRIFT = dict(table=MIXED, cell={"dataset": "fmnist", "method": "cafe", "seed": 0}, tol=13.5)
