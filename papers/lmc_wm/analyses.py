@@ -42,7 +42,7 @@ def barrier(cfg: Config, pool: ModelPool) -> Rows:
     rows = []
     splits = {"test": (pool.xte, pool.yte), "train": (pool.xtr_eval, pool.ytr_eval)}
     curves = pool.curve(pa, pb, lams, splits)
-    for split, (x, y) in splits.items():
+    for split, (_x, y) in splits.items():
         curve = curves[split]
         loss_b, acc_b = barrier_of(curve)
         mid = int(np.argmin(np.abs(lams - 0.5)))

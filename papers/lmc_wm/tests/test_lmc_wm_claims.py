@@ -63,7 +63,7 @@ def test_starved_ste_makes_the_ste_claims_not_measured(tmp_path):
 
 
 def test_R_claims_follow_the_paper_statistic(tmp_path):
-    res = _folder(tmp_path)
+    _folder(tmp_path)
     rows = []
     for s in range(3):
         for m, r3, r0 in (("naive", 0.004, 0.006), ("wm", 0.14 + 0.01 * s, 0.12), ("am", 0.13, 0.12 + 0.005 * s),
@@ -77,3 +77,13 @@ def test_R_claims_follow_the_paper_statistic(tmp_path):
     assert v["C3"] == INCONCLUSIVE                   # R(0.3) - R(0) = 0.03 [0.005, 0.055] straddles 0.02
     assert v["C6"] == INCONCLUSIVE                   # WM - STE = 0.055 [0.043, 0.067] straddles 0.05
     assert v["C5"] == NOT_MEASURED                   # no AM barrier rows in this folder
+
+
+def test_claims_on_wm_alone_leave_out_the_narrow_stand_in(tmp_path):
+    _folder(tmp_path)
+    df = pd.read_csv(tmp_path / "x_barrier_runs.csv", keep_default_na=False)
+    narrow = df.assign(setting="arch=mlp;width=128")
+    narrow.loc[(narrow.method == "wm") & (narrow.metric == "barrier_loss_test"), "value"] = 0.6   # WM fails there
+    pd.concat([df, narrow]).to_csv(tmp_path / "x_barrier_runs.csv", index=False)
+    v = _verdicts(Results(tmp_path, "lmc_wm", "quick"))
+    assert v["C4"] == HELD                           # judged on the paper's width only

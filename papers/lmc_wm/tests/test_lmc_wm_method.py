@@ -193,7 +193,7 @@ def test_layer_distance_ratios_add_up_to_the_overall_distance(trained):
     before = {k.rsplit(".", 1)[0]: 0.0 for k in a}
     for k in a:
         before[k.rsplit(".", 1)[0]] += float((a[k].double() - b[k].double()).square().sum())
-    after_sq = sum(ratios[l] ** 2 * before[l] for l in ratios)
+    after_sq = sum(ratios[layer] ** 2 * before[layer] for layer in ratios)
     assert after_sq ** 0.5 == pytest.approx(l2_distance(a, pb), rel=1e-9)
     assert l2_distance(a, pb) < l2_distance(a, b)
 
