@@ -98,3 +98,37 @@ def test_class_disjoint_outlier_cell_reuses_the_pair_models(tmp_runs):
     assert len(list((tmp_runs / "runs" / "meta_rdre" / "_cache").glob("*/model.pt"))) == n_models == 1
     aucs = {r["method"]: r["value"] for r in rows if r["metric"] == "outlier_auc_pct"}
     assert set(aucs) == {"proposed", "kliep"} and all(0 <= v <= 100 for v in aucs.values())
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("profile", ["quick", "smoke"])
+def test_every_cell_of_a_profile_can_draw_its_tasks(profile, monkeypatch):
+    """The quick run once stopped on x_rows: its validation rows could not supply a task. Every cell's
+    meta-training, validation and test sources are built and sampled here, before any training."""
+    import os
+
+    from common.data import DataMissingError
+    from common.registry import load_paper
+    from common.sweep import expand_table
+    from papers.meta_rdre import run as RUN
+
+    if not os.environ.get("REPRO_DATA"):
+        monkeypatch.setenv("REPRO_DATA", "/work/shared/data")
+    paper = load_paper("meta_rdre")
+    for table in paper.tables():
+        seen = set()
+        for cell in expand_table(paper, table, profile):
+            cfg = cell.config
+            if cell.setting in seen:  # seeds of one setting draw the same kind of tasks
+                continue
+            seen.add(cell.setting)
+            try:
+                tr, va, te = RUN.sources(cfg)
+            except DataMissingError:
+                pytest.skip(f"data of {table} not found")
+            RUN.fixed_test_tasks(cfg, te)
+            if cfg.tune:
+                RUN.fixed_test_tasks(cfg, va, cfg.n_val_tasks, "val_tasks")
+            next_batch = RUN.batch_sampler(cfg, tr)
+            for _ in range(5):
+                next_batch()
