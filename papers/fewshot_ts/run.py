@@ -114,7 +114,6 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     results = evaluate(cfg, forecaster, test_tasks, episodes)
     log.info("%s seed %d: meta-test %s; build %.1fs, evaluation %.1fs", cfg.method, cfg.seed,
              [t.name for t in test_tasks], t1 - t0, time.time() - t1)
-    n_q = len(episodes) * cfg.n_query
     rows = []
     for group, by_size in results.items():
         n_g = sum(cfg.n_query for ep in episodes if group in ("all", family(test_tasks[ep.task].name)))

@@ -33,10 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from common.data import DataFormatError, Resource, find_or_fetch, load_digits, load_fashion_mnist, load_mnist, reading
-from common.data.images import load_omniglot
 from common.data.core import candidate_dirs, missing, register_dataset, uses
-from common.meta.episodes import split_classes
-from common.meta.episodes import TaskError
+from common.data.images import load_omniglot
+from common.meta.episodes import TaskError, split_classes
 from common.meta.tasks import LabelledPool, MixturePairTaskSource, OutlierTask
 
 # Version of the pools' preprocessing, part of the meta-trained models' cache key.

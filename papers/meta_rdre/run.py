@@ -34,8 +34,14 @@ from common.meta.tasks import ContaminatedTaskSource, MixturePairTaskSource, sta
 from common.runtime import derive_seed, paper_logger, setup
 from papers.meta_rdre import baselines as B
 from papers.meta_rdre.config import Config
-from papers.meta_rdre.data import (DATA_VERSION, PAIR_DATASETS, ClassOutlierTaskSource, OverlapMixturePairSource, anomaly_pools,
-                                   pair_pools)
+from papers.meta_rdre.data import (
+    DATA_VERSION,
+    PAIR_DATASETS,
+    ClassOutlierTaskSource,
+    OverlapMixturePairSource,
+    anomaly_pools,
+    pair_pools,
+)
 
 SLUG = "meta_rdre"
 log = paper_logger(SLUG)
