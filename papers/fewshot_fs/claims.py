@@ -1,4 +1,5 @@
-"""fewshot_fs claims as noise-aware checks over the aggregated x_fewshot table (see common/claims.py).
+"""fewshot_fs claims as noise-aware checks over the aggregated x_fewshot (images) and x_tables (PMLB tables)
+tables (see common/claims.py); every claim is judged per dataset, over both tables when both were run.
 
 The abstract's claim: "the proposed method outperforms existing feature selection methods" given a
 few unlabelled target instances; the issue's bar: lower test reconstruction error than every
@@ -9,6 +10,7 @@ is the common ridge evaluator (train.py), lower is better; the per-cell interval
 from common.claims import Claim, NotMeasured, beats_best, combine, paired, trend
 
 TABLE = "x_fewshot"
+TABLES = (TABLE, "x_tables")
 ERR, ACC, DEC = "test_recon_mse", "test_acc_pct", "decoder_recon_mse"
 BASELINES = ["proposed_noenc", "cae", "laplacian", "spec", "mcfs", "ndfs", "variance", "random"]
 FEW = (5, 10)          # "a few target instances"
@@ -19,44 +21,54 @@ def _n_support(setting: str) -> int:
     return int(setting.split("n_support=")[1].split(";")[0])
 
 
-def _few_settings(res) -> list[str]:
-    few = sorted({s for s in res.select(TABLE, metric=ERR)["setting"].astype(str) if _n_support(s) in FEW})
+def _tables(res) -> list[str]:
+    present = [t for t in TABLES if (res.folder / f"{t}.csv").is_file()]
+    if not present:
+        raise NotMeasured(f"none of {TABLES} has results")
+    return present
+
+
+def _few_settings(res, table: str) -> list[str]:
+    few = sorted({s for s in res.select(table, metric=ERR)["setting"].astype(str) if _n_support(s) in FEW})
     if not few:
-        raise NotMeasured(f"no x_fewshot cell with n_support in {FEW}")
+        raise NotMeasured(f"no {table} cell with n_support in {FEW}")
     return few
 
 
 def _per_dataset(res, check):
-    return combine({d: check(d) for d in sorted(set(res.select(TABLE, metric=ERR)["dataset"]))})
+    """check(table, dataset) for every dataset of every table that was run."""
+    return combine({d: check(t, d) for t in _tables(res) for d in sorted(set(res.select(t, metric=ERR)["dataset"]))})
 
 
 def _beats_every_baseline(res, metric: str, higher: bool):
-    return beats_best(res, TABLE, "proposed", BASELINES, metric, per=["dataset", "setting"], higher=higher,
-                      setting=_few_settings(res))
+    return _per_dataset(res, lambda t, d: beats_best(res, t, "proposed", BASELINES, metric, per=["setting"],
+                                                     higher=higher, dataset=d, setting=_few_settings(res, t)))
 
 
 def _set_encoding_helps(res):
-    return _per_dataset(res, lambda d: paired(res, TABLE, {"method": "proposed"}, {"method": "proposed_noenc"}, ERR,
-                                              higher=False, a_name="proposed", b_name="proposed_noenc", dataset=d))
+    return _per_dataset(res, lambda t, d: paired(res, t, {"method": "proposed"}, {"method": "proposed_noenc"}, ERR,
+                                                 higher=False, a_name="proposed", b_name="proposed_noenc", dataset=d))
 
 
 def _decoder_beats_decoders(res):
     """Own reconstruction (decoder_recon_mse) of the proposed model vs the ablation and the per-task CAE."""
-    return beats_best(res, TABLE, "proposed", ["proposed_noenc", "cae"], DEC, per=["dataset", "setting"],
-                      higher=False, setting=_few_settings(res))
+    return _per_dataset(res, lambda t, d: beats_best(res, t, "proposed", ["proposed_noenc", "cae"], DEC,
+                                                     per=["setting"], higher=False, dataset=d,
+                                                     setting=_few_settings(res, t)))
 
 
 def _meta_learned_beats_random(res):
     """Sanity: meta-training learned a selection better than chance (pooled over every cell)."""
-    return _per_dataset(res, lambda d: paired(res, TABLE, {"method": "proposed"}, {"method": "random"}, ERR,
-                                              higher=False, a_name="proposed", b_name="random", dataset=d))
+    return _per_dataset(res, lambda t, d: paired(res, t, {"method": "proposed"}, {"method": "random"}, ERR,
+                                                 higher=False, a_name="proposed", b_name="random", dataset=d))
 
 
 def _error_falls_with_k(res):
-    """Sanity of the evaluator: more randomly chosen pixels reconstruct better (N = 5), per dataset."""
-    five = [x for x in _few_settings(res) if _n_support(x) == 5]
-    return _per_dataset(res, lambda d: trend(res, TABLE, ERR, x="n_selected", increasing=False, method="random",
-                                             dataset=d, setting=five))
+    """Sanity of the evaluator: more randomly chosen features reconstruct better (N = 5), per dataset."""
+    def check(t, d):
+        five = [x for x in _few_settings(res, t) if _n_support(x) == 5]
+        return trend(res, t, ERR, x="n_selected", increasing=False, method="random", dataset=d, setting=five)
+    return _per_dataset(res, check)
 
 
 CLAIMS = [
@@ -84,6 +96,11 @@ HEADLINE = [
          title="digits (8x8): test reconstruction error (lower is better)"),
     dict(table=TABLE, metric=ACC, rows="method", cols="setting", row_order=ORDER, filters={"dataset": "fashion"},
          title="Fashion-MNIST: downstream 5-NN accuracy (%) on the K selected pixels"),
+    dict(table="x_tables", metric=ERR, rows="method", cols="setting", row_order=ORDER, filters={"dataset": "letter"},
+         title="PMLB letter (16 features, 8 held-out letters): test reconstruction error (lower is better)"),
+    dict(table="x_tables", metric=ERR, rows="method", cols="setting", row_order=ORDER,
+         filters={"dataset": "satimage"},
+         title="PMLB satimage (36 features, 3 held-out land covers): test reconstruction error (lower is better)"),
 ]
 
 # The smallest quick cell; CI reruns it and compares with the committed value (common.drift).

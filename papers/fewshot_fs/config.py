@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import BaseConfig, ConfigError
+from papers.fewshot_fs.data import N_CLASSES
 
-DATASETS = ("fashion", "digits", "fashion784")
+DATASETS = tuple(N_CLASSES)
 METHODS = ("proposed", "proposed_noenc", "cae", "laplacian", "spec", "mcfs", "ndfs", "variance", "random")
 
 
@@ -21,7 +22,8 @@ METHODS = ("proposed", "proposed_noenc", "cae", "laplacian", "spec", "mcfs", "nd
 class Config(BaseConfig):
     dataset: str = "fashion784"
     """fashion (Fashion-MNIST, 2x2-average-pooled to 14x14 = 196 pixels) | fashion784 (28x28 pixels) | digits
-    (scikit-learn 8x8 digits, 64 pixels). A task = a subset of ``n_ways`` classes over the same pixels."""
+    (scikit-learn 8x8 digits, 64 pixels) | letter (PMLB, 26 classes, 16 features) | satimage (PMLB, 6 classes,
+    36 features). A task = a subset of ``n_ways`` classes over the same features."""
     n_selected: int = 20
     """K, the number of features selected."""
     n_supports: str = "5,10,20"
@@ -96,11 +98,13 @@ class Config(BaseConfig):
             raise ConfigError(f"every target-support size must be >= 3, got {self.n_supports!r}")
         if self.n_selected < 1:
             raise ConfigError(f"n_selected must be >= 1, got {self.n_selected}")
-        if not 2 <= self.n_ways <= self.n_test_classes <= 8:
-            raise ConfigError(f"need 2 <= n_ways <= n_test_classes <= 8 (10 classes, >= 2 source classes), got "
-                              f"n_ways={self.n_ways}, n_test_classes={self.n_test_classes}")
-        if 10 - self.n_test_classes < self.n_ways:
-            raise ConfigError(f"{10 - self.n_test_classes} source classes cannot form {self.n_ways}-class tasks")
+        n_cls = N_CLASSES[self.dataset]
+        if not 2 <= self.n_ways <= self.n_test_classes:
+            raise ConfigError(f"need 2 <= n_ways <= n_test_classes, got n_ways={self.n_ways}, "
+                              f"n_test_classes={self.n_test_classes}")
+        if n_cls - self.n_test_classes < self.n_ways:
+            raise ConfigError(f"{self.dataset} has {n_cls} classes: {n_cls - self.n_test_classes} source classes cannot "
+                              f"form {self.n_ways}-class tasks")
         if not 3 <= self.train_support_min <= self.train_support_max:
             raise ConfigError("need 3 <= train_support_min <= train_support_max")
         if min(self.meta_steps, self.meta_batch, self.cae_steps, self.n_test_tasks, self.train_query) < 1:

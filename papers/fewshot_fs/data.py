@@ -1,31 +1,78 @@
-"""Tasks for few-shot unsupervised feature selection, over real images with a shared pixel space.
+"""Tasks for few-shot unsupervised feature selection, over real data with one shared feature space per family.
 
-A *task* is a subset of ``n_ways`` classes of one dataset (Fashion-MNIST, or scikit-learn's digits)
-over the same pixels: its instances are an equal mixture of those classes (ours: the paper's own
+A *task* is a subset of ``n_ways`` classes of one dataset (Fashion-MNIST or scikit-learn's digits over the
+same pixels; or a feature-aligned PMLB table, ``letter`` (26 letters, 16 shape statistics) or ``satimage``
+(6 land covers, 36 Landsat values = 9 pixels x 4 bands), over the table's features): its instances are an equal mixture of those classes (ours: the paper's own
 datasets could not be read). Source and target tasks are class-disjoint: ``n_test_classes`` classes,
 drawn per seed, form the target tasks; the rest form the source tasks that meta-train the model.
 Each target task holds a support set (the N unlabelled target instances a selector sees), an
 evaluation-training set (fits the common ridge evaluator and the downstream classifier, never seen
 by a selector) and a query set (where errors are measured). Labels are kept for the downstream
-classification score only. Pixels are scaled to [0, 1].
+classification score only. Features are scaled to [0, 1] by their fixed known range (pixels /255 or /16,
+letter's integer statistics /15, Landsat's 8-bit values /255), so no statistic of a target task leaks in.
+PMLB tables are read from ``$REPRO_DATA/tabular/classification/`` or downloaded from EpistasisLab/pmlb at
+a pinned commit, sha256-verified.
 """
 
 from __future__ import annotations
 
 import functools
+import gzip
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from common.config import ConfigError
-from common.data import load_digits, load_fashion_mnist
-from common.data.core import uses
+from common.data import DataFormatError, Resource, find_or_fetch, load_digits, load_fashion_mnist, reading
+from common.data.core import register_dataset, uses
 
 uses("fewshot_fs", "fashion_mnist", "digits")
+
+PMLB_COMMIT = "0820182add20998ed3f88b30efd273107286c695"  # the last commit before the files moved to Git LFS
+PMLB_URL = "https://github.com/EpistasisLab/pmlb/raw/{commit}/datasets/{name}/{name}.tsv.gz"
+#: feature-aligned PMLB tables: name -> (sha256 of the .tsv.gz, fixed range of every feature)
+TABLES = {"letter": ("f8ffe4f9920dc63fb85b864cc1afffb66e45c6e302d175905fd7db04ba67b8c6", 15.0),
+          "satimage": ("1ee8cf9693351db7afe68f6fc32942845caae3e1030c688efa6c5d0b24229f46", 255.0)}
+TABLE_SUBDIRS = ("tabular/classification", "pmlb/classification", "pmlb")
+TABLE_HOW = ("PMLB .tsv.gz (github.com/EpistasisLab/pmlb, datasets/<name>/<name>.tsv.gz, commit "
+             f"{PMLB_COMMIT[:7]}) in $REPRO_DATA/tabular/classification/, or downloaded there on first use "
+             "(sha256-verified) unless REPRO_OFFLINE=1")
+N_CLASSES = {"fashion": 10, "fashion784": 10, "digits": 10, "letter": 26, "satimage": 6}
+
+
+def table_resource(name: str) -> Resource:
+    return Resource(f"{name}.tsv.gz", PMLB_URL.format(commit=PMLB_COMMIT, name=name), f"sha256:{TABLES[name][0]}")
+
+
+def read_table(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(X, integer labels 0..C-1) of a PMLB classification file: gzip TSV, a header row, label column ``target``."""
+    with reading(path, "PMLB tsv.gz"), gzip.open(path, "rt") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+        body = np.loadtxt(fh, delimiter="\t", ndmin=2)
+    if "target" not in header or body.shape[1] != len(header) or len(body) == 0:
+        raise DataFormatError(f"{path}: expected a header with a 'target' column and {len(header)} values per row")
+    t = header.index("target")
+    return np.delete(body, t, axis=1), np.unique(body[:, t], return_inverse=True)[1].astype(np.int64)
+
+
+def load_table(name: str, download: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
+    if name not in TABLES:
+        raise ConfigError(f"unknown table {name!r}; known: {', '.join(TABLES)}")
+    _, (path,) = find_or_fetch(f"pmlb_{name}", TABLE_SUBDIRS, [table_resource(name)], TABLE_HOW, download=download)
+    return read_table(path)
+
+
+for _name in TABLES:
+    register_dataset(f"fewshot_fs_{_name}", f"PMLB classification table {_name} (feature-aligned tasks)", TABLE_HOW,
+                     paper="fewshot_fs", sources=[table_resource(_name).url])
 
 
 @functools.lru_cache(maxsize=4)
 def _raw(dataset: str) -> tuple[np.ndarray, np.ndarray]:
+    if dataset in TABLES:
+        x, y = load_table(dataset)
+        return (x / TABLES[dataset][1]).astype(np.float32), y
     if dataset == "digits":
         ds = load_digits()
         return ds.x.reshape(len(ds.x), -1).astype(np.float32) / 16.0, np.asarray(ds.y, dtype=np.int64)
@@ -105,7 +152,7 @@ class TaskSource:
         return out
 
 
-def class_split(seed: int, n_test_classes: int) -> tuple[list[int], list[int]]:
-    """(source classes, target classes): a seeded class-disjoint split of the 10 classes."""
-    perm = np.random.default_rng(seed).permutation(10)
+def class_split(seed: int, n_test_classes: int, n_classes: int = 10) -> tuple[list[int], list[int]]:
+    """(source classes, target classes): a seeded class-disjoint split of the ``n_classes`` classes."""
+    perm = np.random.default_rng(seed).permutation(n_classes)
     return sorted(perm[n_test_classes:].tolist()), sorted(perm[:n_test_classes].tolist())

@@ -1,4 +1,5 @@
-"""Figures of fewshot_fs, drawn from the committed result CSVs only (never runs/)."""
+"""Figures of fewshot_fs (one set per dataset of x_fewshot and x_tables), drawn from the committed result CSVs
+only (never runs/)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from common.plotting import line_with_bands
 
 
 def make_figures(results_dir: Path, profile: str) -> None:
-    path = Path(results_dir) / "x_fewshot_runs.csv"
-    if not path.is_file():
+    paths = [Path(results_dir) / f"{t}_runs.csv" for t in ("x_fewshot", "x_tables")]
+    frames = [pd.read_csv(p, keep_default_na=False, dtype={"setting": str}) for p in paths if p.is_file()]
+    if not frames:
         return
-    runs = pd.read_csv(path, keep_default_na=False, dtype={"setting": str})
+    runs = pd.concat(frames, ignore_index=True)
     runs = runs[runs["metric"].isin(["test_recon_mse", "test_acc_pct"])].copy()
     runs["K"] = runs["setting"].str.extract(r"n_selected=(\d+)")[0].astype(int)
     runs["N"] = runs["setting"].str.extract(r"n_support=(\d+)")[0].astype(int)

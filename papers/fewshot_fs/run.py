@@ -24,7 +24,7 @@ from common.runtime import derive_seed, paper_logger, setup
 from papers.fewshot_fs import baselines as B
 from papers.fewshot_fs import method as M
 from papers.fewshot_fs.config import Config
-from papers.fewshot_fs.data import TaskSource, class_split, load_pool
+from papers.fewshot_fs.data import N_CLASSES, TaskSource, class_split, load_pool
 from papers.fewshot_fs.train import evaluate, train_meta_model
 
 SLUG = "fewshot_fs"
@@ -46,7 +46,7 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
         from common.config import ConfigError
 
         raise ConfigError(f"n_selected={cfg.n_selected} exceeds the {x.shape[1]} features of {cfg.dataset}")
-    src_cls, tgt_cls = class_split(derive_seed(cfg.seed, "class_split"), cfg.n_test_classes)
+    src_cls, tgt_cls = class_split(derive_seed(cfg.seed, "class_split"), cfg.n_test_classes, N_CLASSES[cfg.dataset])
     source = TaskSource(x[np.isin(y, src_cls)], y[np.isin(y, src_cls)], src_cls, cfg.n_ways)
     target = TaskSource(x[np.isin(y, tgt_cls)], y[np.isin(y, tgt_cls)], tgt_cls, cfg.n_ways)
     supports = sorted(cfg.supports())

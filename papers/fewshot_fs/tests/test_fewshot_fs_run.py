@@ -52,10 +52,11 @@ def test_smoke_profile_end_to_end(tmp_path, monkeypatch):
     monkeypatch.setenv("REPRO_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("REPRO_PROGRESS", "0")
     report = cli.reproduce("fewshot_fs", profile="smoke")
-    assert not report.failed and len(report.ran) == 1
+    assert not report.failed and len(report.ran) == 2            # one cell of x_fewshot, one of x_tables
     out = tmp_path / "results" / "fewshot_fs" / "smoke"
-    cells = pd.read_csv(out / "x_fewshot.csv", keep_default_na=False)
-    assert set(cells["method"]) == set(Config().method_list())
+    for table, dataset in (("x_fewshot", "digits"), ("x_tables", "satimage")):
+        cells = pd.read_csv(out / f"{table}.csv", keep_default_na=False)
+        assert set(cells["method"]) == set(Config().method_list()) and set(cells["dataset"]) == {dataset}
     claims = pd.read_csv(out / "claims.csv", keep_default_na=False).set_index("id")
     assert {"C1", "C2", "C3", "C4", "S1", "S2"} <= set(claims.index)
-    assert (out / "f_recon_vs_k_digits.png").is_file() and (out / "TABLES.md").is_file()
+    assert (out / "f_recon_vs_k_digits.png").is_file() and (out / "f_recon_vs_k_satimage.png").is_file() and (out / "TABLES.md").is_file()
