@@ -103,5 +103,8 @@ HEADLINE = [
          title="PMLB satimage (36 features, 3 held-out land covers): test reconstruction error (lower is better)"),
 ]
 
-# The smallest quick cell; CI reruns it and compares with the committed value (common.drift).
-DRIFT = dict(table=TABLE, cell={"dataset": "digits", "n_selected": 5, "seed": 0}, tol=1e-6)
+# The smallest quick cell; CI reruns it and compares with the committed value (common.drift). Tolerance: twice
+# the largest difference of this cell between the quick runs of commits 17fa2b5 and 0f1851b on two machines of
+# our kind (same code path for digits; float32 meta-training and kNN-graph ties move with the CPU kernels):
+# 0.61 selection_overlap_pct points (one pixel of one task pair), 0.28 accuracy points, 2.9e-4 in MSE.
+DRIFT = dict(table=TABLE, cell={"dataset": "digits", "n_selected": 5, "seed": 0}, tol=1.25)
