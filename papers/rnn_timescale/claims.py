@@ -21,7 +21,10 @@ def _tables(res):
 
 
 def _cells(res, table, method, metric):
-    runs = res.runs(table, method=method, metric=metric)
+    try:
+        runs = res.runs(table, method=method, metric=metric)
+    except NotMeasured:  # the method is not in this table's profile
+        return
     for (ds, setting), sub in runs.groupby(["dataset", "setting"]):
         yield f"{table} {ds} {setting} {method}", sub["value"].to_numpy(float)
 
@@ -35,6 +38,8 @@ def _r2_condition(stage):
                 for name, v in _cells(res, t, m, f"grad_r2_{stage}"):
                     est, lo, hi = t_interval(v)
                     parts[name] = decide(est - R2_BAR, lo - R2_BAR, hi - R2_BAR, 0.0, f"R2 - {R2_BAR}")
+        if not parts:
+            raise NotMeasured("no LSTM / GRU cells")
         return combine(parts)
     return check
 
@@ -53,6 +58,8 @@ def _rate_matches_forget_gate(res):
                 est, lo, hi = t_interval(d)
                 parts[name] = decide(est, lo, hi, 0.0, f"|log(slope/mean log f)| - log 2 (ratio {np.mean(ratio):.3g})",
                                      higher=False)
+    if not parts:
+        raise NotMeasured("no LSTM / GRU cells")
     return combine(parts)
 
 
@@ -75,9 +82,16 @@ def _beats(table, ours="ts_lstm"):
 
 def _longer_time_scale(res):
     """At initialisation the proposed LSTM's mean log forget gate is closer to 0 (longer time scale) than
-    the default-initialised LSTM's, seed-paired, on every task."""
-    return combine({t: paired(res, t, {"method": "ts_lstm"}, {"method": "lstm"}, "logf_mean_init", 0.0, True)
-                    for t in _tables(res)})
+    the chrono-LSTM's, which starts from the same weights, seed-paired, on every task."""
+    parts = {}
+    for t in _tables(res):
+        try:
+            parts[t] = paired(res, t, {"method": "ts_lstm"}, {"method": "chrono_lstm"}, "logf_mean_init", 0.0, True)
+        except NotMeasured:
+            continue
+    if not parts:
+        raise NotMeasured("no table with both ts_lstm and chrono_lstm")
+    return combine(parts)
 
 
 CLAIMS = [
@@ -86,7 +100,8 @@ CLAIMS = [
     Claim("C2", "... and early in training (after 5 % of the steps)", "abstract", _r2_condition("early")),
     Claim("C3", "The decay rate of the gradient is tied to the forget gates (slope within a factor 2 of mean "
           "log f)", "abstract (ours: the tolerance)", _rate_matches_forget_gate),
-    Claim("C4", "The proposed RNN represents longer time scales than the LSTM (mean log f at init)", "abstract",
+    Claim("C4", "The proposed RNN represents longer time scales than the chrono-LSTM at the same "
+          "parameters (mean log f at init)", "abstract",
           _longer_time_scale),
     Claim("C5", "The proposed RNN beats LSTM, GRU and chrono-LSTM on the adding problem at the longest length",
           "abstract; issue 24", _beats("t1_adding")),

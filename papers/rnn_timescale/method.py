@@ -79,33 +79,35 @@ class GatedRNN(nn.Module):
         hid = self.hidden_size
         h = x.new_zeros(b, hid)
         c = x.new_zeros(b, hid)
-        xp = F.linear(x, self.weight_ih, self.bias_ih)
+        gru = self.kind == "gru"
+        # LSTM / UR-LSTM: both biases folded into the input projection, one addmm per step
+        xp = F.linear(x, self.weight_ih, self.bias_ih if gru else self.bias_ih + self.bias_hh)
+        w_hh_t = self.weight_hh.t()
         outs: list[torch.Tensor] = []
         states: list[torch.Tensor] = []
         forgets: list[torch.Tensor] = []
         for t in range(steps):
-            hp = F.linear(h, self.weight_hh, self.bias_hh)
             a = xp[:, t]
-            if self.kind == "gru":
+            if gru:
+                hp = torch.addmm(self.bias_hh, h, w_hh_t)
                 r = torch.sigmoid(a[:, :hid] + hp[:, :hid])
                 zg = power_forget_gate(a[:, hid:2 * hid] + hp[:, hid:2 * hid], self.power)
                 n = torch.tanh(a[:, 2 * hid:] + r * hp[:, 2 * hid:])
-                h = (1.0 - zg) * n + zg * h
+                h = n + zg * (h - n)  # (1 - z) n + z h
                 fg, s = zg, h
-            elif self.kind == "lstm":
-                g = a + hp
-                i = torch.sigmoid(g[:, :hid])
-                fg = power_forget_gate(g[:, hid:2 * hid], self.power)
-                c = fg * c + i * torch.tanh(g[:, 2 * hid:3 * hid])
-                h = torch.sigmoid(g[:, 3 * hid:]) * torch.tanh(c)
-                s = c
-            else:  # UR-LSTM, Gu et al. (2020): refine gate r adjusts the forget gate f
-                g = a + hp
-                f0 = power_forget_gate(g[:, :hid], self.power)
-                r = torch.sigmoid(g[:, hid:2 * hid])
-                fg = r * (1.0 - (1.0 - f0) ** 2) + (1.0 - r) * f0 ** 2  # effective gate
-                c = fg * c + (1.0 - fg) * torch.tanh(g[:, 2 * hid:3 * hid])  # input gate tied to 1 - f
-                h = torch.sigmoid(g[:, 3 * hid:]) * torch.tanh(c)
+            else:
+                g = torch.addmm(a, h, w_hh_t)
+                sg = torch.sigmoid(g)
+                if self.kind == "lstm":
+                    fg = sg[:, hid:2 * hid] if self.power == 1.0 else power_forget_gate(g[:, hid:2 * hid], self.power)
+                    c = torch.addcmul(fg * c, sg[:, :hid], torch.tanh(g[:, 2 * hid:3 * hid]))
+                else:  # UR-LSTM, Gu et al. (2020): refine gate r adjusts the forget gate f
+                    f0 = sg[:, :hid] if self.power == 1.0 else power_forget_gate(g[:, :hid], self.power)
+                    r = sg[:, hid:2 * hid]
+                    fg = r * (1.0 - (1.0 - f0) ** 2) + (1.0 - r) * f0 ** 2  # effective gate
+                    u = torch.tanh(g[:, 2 * hid:3 * hid])
+                    c = u + fg * (c - u)  # input gate tied to 1 - f
+                h = sg[:, 3 * hid:] * torch.tanh(c)
                 s = c
             outs.append(h)
             if keep_states:

@@ -7,6 +7,7 @@ from scipy import stats
 from torch import nn
 
 from papers.rnn_timescale import baselines as B
+from papers.rnn_timescale import method as M
 from papers.rnn_timescale.config import METHOD_NAMES, Config
 
 
@@ -55,3 +56,14 @@ def test_same_seed_same_model_other_seed_other_model():
 def test_chrono_needs_tmax_above_two():
     with pytest.raises(ValueError, match="T_max"):
         B.chrono_biases(4, 2.0, torch.Generator())
+
+
+def test_proposed_starts_from_chronos_weights_with_longer_time_scales():
+    cfg = Config(hidden=64)
+    ts = B.METHODS["ts_lstm"](cfg, 2, 100, torch.Generator().manual_seed(3)).as_gated()
+    ch = B.METHODS["chrono_lstm"](cfg, 2, 100, torch.Generator().manual_seed(3)).as_gated()
+    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+        torch.testing.assert_close(getattr(ts, name), getattr(ch, name))
+    bf = ts.bias_ih.data[64:128]
+    t_chrono = 1 + torch.exp(bf)
+    torch.testing.assert_close(1 / (1 - M.power_forget_gate(bf.double(), 2.0)), t_chrono.double() ** 2)
