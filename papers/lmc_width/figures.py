@@ -1,7 +1,8 @@
 """Figures of lmc_width, drawn from the committed result CSVs only (never runs/).
 
-- ``f_barrier_width.png``: loss barrier at lambda = 1/2 vs width, raw and calibrated, per method;
-- ``f_merged_acc_width.png``: merged accuracy vs width, per method;
+- ``f_barrier_width{,_mnist5k}.png``: loss barrier at lambda = 1/2 vs width, raw, calibrated and with
+  REPAIR, per method (Fashion-MNIST, MNIST-5k);
+- ``f_merged_acc_width{,_mnist5k}.png``: merged accuracy vs width, per method;
 - ``f_lewc_width.png``: LEWC relative error per layer vs width (no permutation), strong vs weak decay;
 - ``f_path.png``: calibrated test loss along the path, one line per width (no permutation).
 """
@@ -28,19 +29,25 @@ def _runs(results_dir: Path, table: str) -> pd.DataFrame | None:
 
 def make_figures(results_dir: Path, profile: str) -> None:
     out = Path(results_dir)
-    df = _runs(out, "x_width")
-    if df is not None and df["width_mult"].notna().any():
+    for table, suffix, name in (("x_width", "", "Fashion-MNIST"), ("x_width_mnist5k", "_mnist5k", "MNIST-5k")):
+        df = _runs(out, table)
+        if df is None or not df["width_mult"].notna().any():
+            continue
         with plt.rc_context(STYLE):
-            fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2), sharey=True)
-            for ax, metric, name in zip(axes, ("barrier_mid_loss_test", "barrier_mid_loss_cal_test"),
-                                        ("raw", "temperature calibrated")):
+            fig, axes = plt.subplots(1, 3, figsize=(12.0, 3.2), sharey=True)
+            for ax, metric, what in zip(axes, ("barrier_mid_loss_test", "barrier_mid_loss_cal_test",
+                                               "barrier_mid_loss_repair_test"),
+                                        ("raw", "temperature calibrated", "REPAIR (no calibration)")):
                 line_with_bands(df[df.metric == metric], x="width_mult", y="value", hue="method", path=None,
-                                title=f"loss barrier, {name}", xlabel="width multiplier", ylabel="nats",
+                                title=f"{name}: loss barrier, {what}", xlabel="width multiplier", ylabel="nats",
                                 logx=True, ax=ax)
-            save(fig, out / "f_barrier_width.png")
+            save(fig, out / f"f_barrier_width{suffix}.png")
         line_with_bands(df[df.metric == "merged_acc_pct_test"], x="width_mult", y="value", hue="method",
-                        path=out / "f_merged_acc_width.png", title=f"merged model (lambda = 1/2), {profile}",
+                        path=out / f"f_merged_acc_width{suffix}.png",
+                        title=f"merged model (lambda = 1/2), {name}, {profile}",
                         xlabel="width multiplier", ylabel="test accuracy (%)", logx=True)
+        if suffix:
+            continue
         path = df[(df.method == "naive") & df.metric.str.startswith("path_loss_cal_t")].copy()
         if not path.empty:
             path["t"] = path["metric"].str.replace("path_loss_cal_t", "", regex=False).astype(float)

@@ -20,6 +20,13 @@ follow the brief's third-party notes, and the rest is marked "ours"):
   (:func:`additivity_errors`), and reciprocal orthogonality, ``W_l^b z_{l-1}^a = 0`` and
   ``W_l^a z_{l-1}^b = 0`` (:func:`cross_term_ratios`, ours: cross terms relative to the direct
   terms). Under both, LEWC holds exactly by induction over layers.
+- **REPAIR** (Jordan et al., ICLR 2023, "REnormalizing Permuted Activations for Interpolation
+  Repair"), a control: at path point ``t`` every hidden unit's pre-activation of the merged model
+  gets the affine correction that gives it the mean and standard deviation
+  ``(1 - t) mu_a + t mu_b`` and ``(1 - t) sigma_a + t sigma_b`` of the endpoints, measured on
+  training data, layer by layer (the statistics of layer ``l`` after correcting layers ``< l``);
+  the correction is folded into the layer's weight and bias (:func:`repair_mlp`). The logits are
+  not corrected (as in REPAIR, which resets the hidden normalisation statistics only).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import torch.nn.functional as F
 from scipy.optimize import minimize_scalar
 
 from common.lmc.interpolation import barrier
+from papers.lmc_width.models import mlp_layers
 
 BETA_BOUNDS = (1e-3, 1e3)
 
@@ -154,6 +162,57 @@ def cross_term_ratios(weights_a: Sequence[torch.Tensor], weights_b: Sequence[tor
         direct = torch.linalg.vector_norm(za @ wa.T) + torch.linalg.vector_norm(zb @ wb.T)
         ratios.append(float(cross / direct) if float(direct) > 0 else float("nan"))
     return ratios
+
+
+# ------------------------------------------------------------------------------------------
+# REPAIR (a control).
+
+#: Added to the merged model's variance before dividing, as in BatchNorm (a dead unit keeps its
+#: target mean, scaled by ~0).
+REPAIR_EPS = 1e-5
+
+
+def unit_stats(pre: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-unit mean and standard deviation (population, float64) of pre-activations (rows = inputs)."""
+    p = pre.double()
+    return p.mean(0), p.std(0, unbiased=False)
+
+
+@torch.no_grad()
+def repair_mlp(params_a: dict, params_b: dict, t: float, x: torch.Tensor, n_layers: int,
+               eps: float = REPAIR_EPS) -> dict:
+    """The MLP ``(1 - t) theta_a + t theta_b`` with REPAIR's per-unit affine correction of every
+    hidden pre-activation, folded into ``fc.{l}.weight`` and ``fc.{l}.bias`` (a bias is added to
+    bias-free layers). Targets: ``mu = (1 - t) mu_a + t mu_b`` and ``sigma = (1 - t) sigma_a +
+    t sigma_b`` of the endpoints' pre-activations on ``x``. Layer ``l`` is measured with layers
+    ``< l`` already corrected, so on ``x`` every hidden unit of the returned model has the target
+    statistics (up to ``eps``). Computed in float64, returned in the parameters' dtype."""
+    pre_a, _ = mlp_layers(params_a, x, n_layers)
+    pre_b, _ = mlp_layers(params_b, x, n_layers)
+    merged = {k: (1 - t) * params_a[k] + t * params_b[k] for k in params_a}
+    out = dict(merged)
+    h = x.flatten(1).double()
+    for i in range(n_layers - 1):
+        w = merged[f"fc.{i}.weight"].double()
+        b = merged.get(f"fc.{i}.bias")
+        b = torch.zeros(w.shape[0], dtype=torch.float64, device=w.device) if b is None else b.double()
+        mu_m, sd_m = unit_stats(torch.nn.functional.linear(h, w, b))
+        (mu_a, sd_a), (mu_b, sd_b) = unit_stats(pre_a[i]), unit_stats(pre_b[i])
+        mu_t, sd_t = (1 - t) * mu_a + t * mu_b, (1 - t) * sd_a + t * sd_b
+        den = torch.sqrt(sd_m ** 2 + eps)
+        scale = torch.where(den > 0, sd_t / den.clamp_min(1e-300), torch.zeros_like(den))  # constant unit: its target mean
+        w, b = scale[:, None] * w, scale * (b - mu_m) + mu_t
+        dtype = merged[f"fc.{i}.weight"].dtype
+        out[f"fc.{i}.weight"], out[f"fc.{i}.bias"] = w.to(dtype), b.to(dtype)
+        h = torch.relu(torch.nn.functional.linear(h, w, b))
+    return out
+
+
+def mlp_logits(params: dict, x: torch.Tensor, n_layers: int, batch_size: int) -> torch.Tensor:
+    """Logits of an MLP given by ``params`` (with or without biases), in batches."""
+    with torch.no_grad():
+        return torch.cat([mlp_layers(params, x[i:i + batch_size], n_layers)[1][-1]
+                          for i in range(0, len(x), batch_size)])
 
 
 def mean_finite(values: Sequence[float]) -> float:

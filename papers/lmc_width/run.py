@@ -4,7 +4,9 @@ the methods), model b treated by one method (``baselines.METHODS``: naive / wm /
 - the loss and accuracy along the linear path ``(1 - t) theta_a + t theta_b`` and their barriers,
   raw and with the softmax inverse temperature fitted on held-out data at every point;
 - the merged model (t = 1/2) against the ensemble of the two models;
-- for MLPs, LEWC's relative error per layer and its two sufficient conditions.
+- for MLPs, LEWC's relative error per layer and its two sufficient conditions;
+- for MLPs, the REPAIR control: the same barriers when every path point gets REPAIR's per-unit
+  renormalisation (statistics on ``repair_n`` training images), metrics ``*_repair*``.
 
     python -m papers.lmc_width.run --profile smoke --method naive
     make reproduce-lmc-width [PROFILE=smoke]
@@ -53,6 +55,26 @@ def _lewc_rows(cfg: Config, pa, pb, x: torch.Tensor) -> list[dict]:
     return rows
 
 
+def _repair_rows(cfg: Config, pa, pb, ts, xtr, xv, yv, xte, yte) -> list[dict]:
+    """Barriers and merged accuracy along the path with REPAIR at every point (MLPs)."""
+    n_layers = cfg.n_hidden + 1
+    gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "repair_subset"))
+    idx = torch.randperm(len(xtr), generator=gen)[:min(cfg.repair_n, len(xtr))].to(xtr.device)
+    xs = xtr[idx]
+
+    def logits_at(t):
+        p = M.repair_mlp(pa, pb, t, xs, n_layers)
+        return (M.mlp_logits(p, xv, n_layers, cfg.eval_batch), M.mlp_logits(p, xte, n_layers, cfg.eval_batch))
+
+    res = M.path_barriers(logits_at, ts, yv, yte)
+    curve, mid, n = res["curve"], ts.index(0.5), len(yte)
+    rows = [{"metric": f"barrier_{k}_repair_test", "value": res[k], "n": n}
+            for k in ("mid_loss", "mid_loss_cal", "mid_acc_pct", "max_loss", "max_loss_cal", "max_acc_pct")]
+    rows += [{"metric": "merged_acc_pct_repair_test", "value": curve["acc_pct"][mid], "n": n},
+             {"metric": "merged_beta_repair", "value": curve["beta"][mid], "n": len(yv)}]
+    return rows
+
+
 def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     device = setup(cfg)
     split = load_split(cfg.dataset, cfg.n_val, derive_seed(cfg.seed, "val_split"))
@@ -88,8 +110,9 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
         rows += [{"metric": f"path_{k}_t{t:g}", "value": curve[k][i], "n": n} for k in ("loss", "loss_cal", "acc_pct")]
     if cfg.arch == "mlp":
         rows += _lewc_rows(cfg, pa, pb, xte)
+        rows += _repair_rows(cfg, pa, pb, ts, xtr, xv, yv, xte, yte)
     else:  # LEWC's exponents assume a chain of homogeneous layers; the common CNNs use LayerNorm
-        log.info("LEWC is measured for MLPs only; %s skipped", cfg.arch)
+        log.info("LEWC and REPAIR are measured for MLPs only; %s skipped", cfg.arch)
     log.info("%s x%g %s: mid loss barrier %.3f (calibrated %.3f), merged acc %.1f%%", cfg.dataset, cfg.width_mult,
              cfg.method, res["mid_loss"], res["mid_loss_cal"], curve["acc_pct"][mid])
     return rows

@@ -11,12 +11,13 @@ from papers.lmc_width.claims import CLAIMS
 WIDTHS = [1, 2, 4, 8, 16]
 
 
-def _rows(effect: float = 1.0, weak_breaks: bool = True, acc: float = 85.0):
+def _rows(effect: float = 1.0, weak_breaks: bool = True, acc: float = 85.0, repair: bool = True, mnist5k: bool = True):
     rng = np.random.default_rng(0)
     rows = []
 
     def add(table, method, setting, metric, value, seed):
-        rows.append(dict(paper="lmc_width", table=table, profile="quick", dataset="fashion_mnist", method=method,
+        dataset = "mnist5k" if table.endswith("mnist5k") else "fashion_mnist"
+        rows.append(dict(paper="lmc_width", table=table, profile="quick", dataset=dataset, method=method,
                          setting=setting, seed=seed, metric=metric, value=value + 1e-3 * rng.standard_normal(),
                          n=1))
 
@@ -26,12 +27,14 @@ def _rows(effect: float = 1.0, weak_breaks: bool = True, acc: float = 85.0):
             frac = np.log2(w) / 4  # 0 .. 1
             for method in ("naive", "wm", "random_perm"):
                 wm = method == "wm"
-                add("x_width", method, s, "endpoint_acc_pct_test", acc, seed)
-                add("x_width", method, s, "barrier_mid_loss_test", 0.03 if wm else 1.3, seed)
-                add("x_width", method, s, "barrier_mid_loss_cal_test", 0.03 if wm else 0.9 - 0.85 * effect * frac, seed)
-                add("x_width", method, s, "merged_acc_pct_test", 85 if wm else 50 + 34 * effect * frac, seed)
-                add("x_width", method, s, "merged_agrees_ensemble_pct", 95 if wm else 55 + 35 * effect * frac, seed)
-                add("x_width", method, s, "lewc_relerr_mean", 0.55 if wm else 0.9 - 0.6 * effect * frac, seed)
+                for t in ("x_width", "x_width_mnist5k"):
+                    add(t, method, s, "endpoint_acc_pct_test", acc, seed)
+                    add(t, method, s, "barrier_mid_loss_test", 0.03 if wm else 1.3, seed)
+                    add(t, method, s, "barrier_mid_loss_repair_test", (0.03 - 0.02 * repair) if wm else 0.6, seed)
+                    add(t, method, s, "barrier_mid_loss_cal_test", 0.03 if wm else 0.9 - 0.85 * effect * frac, seed)
+                    add(t, method, s, "merged_acc_pct_test", 85 if wm else 50 + 34 * effect * frac, seed)
+                    add(t, method, s, "merged_agrees_ensemble_pct", 95 if wm else 55 + 35 * effect * frac, seed)
+                    add(t, method, s, "lewc_relerr_mean", 0.55 if wm else 0.9 - 0.6 * effect * frac, seed)
         for w in (1, 16):
             for wd in ("0.003", "0.0001"):
                 weak = wd == "0.0001" and weak_breaks
@@ -39,10 +42,11 @@ def _rows(effect: float = 1.0, weak_breaks: bool = True, acc: float = 85.0):
                 add("x_weight_decay", "naive", s, "endpoint_acc_pct_test", acc, seed)
                 add("x_weight_decay", "naive", s, "barrier_mid_loss_cal_test", 0.3 if weak else 0.05, seed)
                 add("x_weight_decay", "naive", s, "lewc_relerr_mean", 2.0 if weak else 0.35, seed)
-    return rows
+    return [r for r in rows if mnist5k or r["table"] != "x_width_mnist5k"]
 
 
 def _verdicts(tmp_path, rows):
+    tmp_path.mkdir(exist_ok=True)
     df = pd.DataFrame(rows)
     for table, sub in df.groupby("table"):
         R.write_csv_atomic(tmp_path / f"{table}_runs.csv", sub.to_dict("records"), list(df.columns))
@@ -51,7 +55,13 @@ def _verdicts(tmp_path, rows):
 
 def test_claims_hold_on_the_expected_pattern(tmp_path):
     v = _verdicts(tmp_path, _rows())
-    assert all(v[c] == "held" for c in ("C1", "C2", "C3", "C4", "C5", "C6", "C7", "S1")), v
+    assert all(v[c] == "held" for c in ("C1", "C2", "C3", "C4", "C5", "C6", "C7", "S1", "S2")), v
+
+
+def test_repair_check_fails_without_a_gain_and_mnist5k_is_required(tmp_path):
+    assert _verdicts(tmp_path / "a", _rows(repair=False))["S2"] == "not held"
+    v = _verdicts(tmp_path / "b", _rows(mnist5k=False))
+    assert v["C1"] == "not measured" and v["C5"] == "not measured"  # every claim needs both sweeps
 
 
 def test_claims_fail_when_width_does_not_help(tmp_path):

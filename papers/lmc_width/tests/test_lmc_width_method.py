@@ -135,3 +135,38 @@ def test_identical_models_have_zero_barrier():
 def test_path_must_contain_its_midpoint():
     with pytest.raises(ValueError, match="through t = 1/2"):
         M.path_barriers(lambda t: None, [0.0, 0.4, 1.0], torch.zeros(1), torch.zeros(1))
+
+
+@pytest.mark.parametrize("t", [0.5, 0.25])
+def test_repair_gives_every_hidden_unit_the_interpolated_statistics(t):
+    """After REPAIR, on the data it measured, the merged model's per-unit pre-activation mean and std
+    equal (1 - t) * endpoint a's + t * endpoint b's at every hidden layer; without it they do not."""
+    g = torch.Generator().manual_seed(5)
+    pa = {f"fc.{i}.weight": torch.randn(DIMS[i + 1], DIMS[i], generator=g, dtype=torch.float64) for i in range(4)}
+    pb = {f"fc.{i}.weight": 2.0 * torch.randn(DIMS[i + 1], DIMS[i], generator=g, dtype=torch.float64)
+          for i in range(4)}
+    x = torch.randn(500, DIMS[0], generator=g, dtype=torch.float64) + 0.3
+    pre_a, _ = _outputs(pa, x)
+    pre_b, _ = _outputs(pb, x)
+    repaired = M.repair_mlp(pa, pb, t, x, 4, eps=0.0)
+    pre_r, out_r = _outputs(repaired, x)
+    pre_m, _ = _outputs(lerp(t, pa, pb), x)
+    gaps = []
+    for i in range(3):  # hidden layers
+        (mu_a, sd_a), (mu_b, sd_b), (mu_r, sd_r) = (M.unit_stats(p[i]) for p in (pre_a, pre_b, pre_r))
+        assert torch.allclose(mu_r, (1 - t) * mu_a + t * mu_b, atol=1e-10)
+        assert torch.allclose(sd_r, (1 - t) * sd_a + t * sd_b, atol=1e-10)
+        mu_m, sd_m = M.unit_stats(pre_m[i])
+        gaps.append(float((sd_m - ((1 - t) * sd_a + t * sd_b)).abs().max()))
+    assert max(gaps) > 0.1  # the plain merge does not have those statistics
+    assert "fc.3.bias" not in repaired  # the logits are not corrected
+    assert torch.allclose(repaired["fc.3.weight"], lerp(t, pa, pb)["fc.3.weight"])
+    assert torch.allclose(M.mlp_logits(repaired, x, 4, 64), out_r[-1])
+
+
+def test_repair_of_an_endpoint_is_the_identity():
+    pa, pb = _block_pair()
+    x = torch.randn(300, DIMS[0], generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    for t, p in ((0.0, pa), (1.0, pb)):
+        out = M.repair_mlp(pa, pb, t, x, 4, eps=0.0)
+        assert torch.allclose(_outputs(out, x)[1][-1], _outputs(p, x)[1][-1], atol=1e-9)

