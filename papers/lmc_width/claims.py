@@ -183,12 +183,12 @@ HEADLINE = [
          title="Merged (lambda = 1/2) test accuracy (%), by width"),
     dict(table="x_width_mnist5k", metric="barrier_mid_loss_cal_test", rows="method", cols="setting",
          title="MNIST-5k: loss barrier at lambda = 1/2 after temperature calibration (nats), by width"),
-    dict(table="x_width_mnist5k", metric="barrier_mid_loss_repair_test", rows="method", cols="setting",
-         title="MNIST-5k: loss barrier at lambda = 1/2 with REPAIR, no calibration (nats), by width"),
     dict(table="x_width", metric="lewc_relerr_mean", rows="method", cols="setting",
          title="LEWC relative error (mean over the 4 layers), by width"),
     dict(table="x_weight_decay", metric="lewc_relerr_mean", rows="method", cols="setting",
          title="Weight-decay ablation: LEWC relative error"),
+    dict(table="x_width_mnist5k", metric="lewc_relerr_mean", rows="method", cols="setting",
+         title="MNIST-5k: LEWC relative error (mean over the 4 layers), by width"),
 ]
 
 # The small quick cell CI reruns (common.drift): tol = 2 x the largest row change between 1 and 2
