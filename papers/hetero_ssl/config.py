@@ -107,7 +107,7 @@ class Config(BaseConfig):
 
 
 QUICK = dict(meta_steps=1000, lr=2e-3, rf_trees=50, meta_batch=8, val_every=200, dim=32, heads=4, layers=2, embed=16,
-             test_tasks_per_table=6, val_tasks_per_table=3, maml_steps=3, threads=1)
+             test_tasks_per_table=5, val_tasks_per_table=3, maml_steps=3, threads=1)
 SMOKE = dict(meta_steps=6, meta_batch=2, val_every=3, dim=8, heads=2, layers=1, embed=4, hidden_2020=8,
              hidden_padded=8, maml_steps=1, test_tasks_per_table=1, val_tasks_per_table=1, n_test_tables=3,
              n_val_tables=2, n_unlabelled=10, n_labelled="1,2", d_max=4, threads=1)
