@@ -59,3 +59,13 @@ def unpaired_loss(method: str, chosen: torch.Tensor, rejected: torch.Tensor, *, 
     else:
         raise ValueError(f"unpaired method must be one of {UNPAIRED}, got {method!r}")
     return M.reduce_losses(c, r, red, chosen_weight, rejected_weight)
+
+
+# The registry run.py and the tests look up: method name -> (loss family, description).
+METHODS: dict[str, tuple[str, str]] = {
+    "rdro": ("unpaired", "RDRO, the official code: per-sample losses, sample-mean reduction (method.py)"),
+    "rdro_class": ("unpaired", "RDRO with per-class means (the population form; method.py)"),
+    "ddro": ("unpaired", "DDRO: logistic DRE of the unbounded ratio p+/p-"),
+    "kto": ("unpaired", "KTO (TRL's loss_type='kto' formula)"),
+    "dpo": ("paired", "DPO (TRL's loss_type='sigmoid' formula)"),
+}

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import BaseConfig, ConfigError
+from papers.rdro.baselines import METHODS
 
 EXPERIMENTS = ("categorical", "lm", "llm")
-METHOD_NAMES = ("rdro", "rdro_class", "ddro", "kto", "dpo")
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,8 @@ class Config(BaseConfig):
     def validate(self) -> None:
         if self.experiment not in EXPERIMENTS:
             raise ConfigError(f"experiment must be one of {EXPERIMENTS}, got {self.experiment!r}")
-        if self.method not in METHOD_NAMES:
-            raise ConfigError(f"method must be one of {METHOD_NAMES}, got {self.method!r}")
+        if self.method not in METHODS:
+            raise ConfigError(f"method must be one of {tuple(METHODS)}, got {self.method!r}")
         if not 0.0 <= self.alpha < 1.0:
             raise ConfigError(f"alpha must be in [0, 1) (0 = the fraction of preferred data), got {self.alpha}")
         if not 0.0 < self.pref_fraction < 1.0:
