@@ -65,8 +65,8 @@ class Config(BaseConfig):
     """lm: held-out prompts (testing_data reviews) for the evaluation."""
     kl_match: float = 1.0
     """lm: KL (nats) at which rewards are compared along each method's checkpoint path."""
-    n_checkpoints: int = 6
-    """lm: evaluations along training (plus the start)."""
+    n_checkpoints: int = 8
+    """lm: evaluations along training at geometrically spaced steps 1, ..., last (plus the start)."""
     # --- training (lm and llm) ---
     learning_rate: float = 5e-7
     """Alignment learning rate (official: 5e-7 with cosine schedule, warm-up 0.1)."""

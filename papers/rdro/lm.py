@@ -9,8 +9,8 @@ continuations per prompt; the annotator (ours) marks a response preferred when q
 threshold that makes a fraction ``pref_fraction`` of the pool preferred (alpha = 0.39, the paper's UF-G
 fraction), and DPO pairs the two continuations of a prompt by q. Each method then aligns a copy of
 the reference on the same data; the evaluation samples continuations of held-out prompts (the 1,000
-``testing_data`` reviews) and reports the reward, the rate of preferred responses, and the Monte
-Carlo sequence KL(pi_theta || pi_ref), at checkpoints (for reward at matched KL).
+``testing_data`` reviews) and reports the reward, the rate of preferred responses, and the sequence
+KL(pi_theta || pi_ref), at geometrically spaced checkpoints (for the reward at a matched KL).
 """
 
 from __future__ import annotations
@@ -162,7 +162,8 @@ def align(method: str, ref_model, data: dict, *, alpha: float, beta: float, lr: 
     units = len(data["pair_w"]) if method in B.PAIRED else len(data["seqs"])
     steps_per_epoch = math.ceil(units / batch)
     total = epochs * steps_per_epoch
-    eval_at = {round(total * (k + 1) / n_checkpoints) for k in range(n_checkpoints)}
+    # geometric schedule (1, 2, 4, ..., total): the low-KL start of fast-moving losses is seen too
+    eval_at = {max(1, round(total ** (k / max(1, n_checkpoints - 1)))) for k in range(n_checkpoints)} | {total}
     trace = {"loss": [], "grad_norm": [], "max_logratio": []}
     checkpoints = [(0, evaluate(model))]
     step = 0
@@ -188,7 +189,7 @@ def align(method: str, ref_model, data: dict, *, alpha: float, beta: float, lr: 
             gn = torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             opt.step()
             step += 1
-            trace["loss"].append(float(loss))
+            trace["loss"].append(loss.item())
             trace["grad_norm"].append(float(gn))
             trace["max_logratio"].append(float(r.detach().max()))
             if step in eval_at:
