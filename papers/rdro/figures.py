@@ -12,6 +12,9 @@ import pandas as pd  # noqa: E402
 
 from common.plotting import line_with_bands, save  # noqa: E402
 
+METHOD_ORDER = ("ddro", "dpo", "kto", "rdro", "rdro_class")
+COLORS = dict(zip(METHOD_ORDER, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")))
+
 
 def _runs(results_dir: Path, table: str) -> pd.DataFrame | None:
     path = Path(results_dir) / f"{table}_runs.csv"
@@ -31,6 +34,7 @@ def make_figures(results_dir: Path, profile: str) -> None:
             sub = cat[cat.metric == metric]
             if sub.empty:
                 continue
+            ax.set_prop_cycle(color=[COLORS[m] for m in sorted(sub["method"].unique())])   # one colour per method
             line_with_bands(sub, x="n", y="value", hue="method", path=None, logx=True, logy=True, ax=ax,
                             title=ylab, xlabel="labelled samples n", ylabel=ylab)
         alpha = cat[cat.metric == "alpha"]["value"].mean()
@@ -47,12 +51,13 @@ def make_figures(results_dir: Path, profile: str) -> None:
         mean = wide.groupby(["method", "ckpt"])[["kl", "reward_pct"]].mean().reset_index()
         fig, axes = plt.subplots(1, 2, figsize=(11, 4))
         for m, sub in mean.groupby("method"):
-            axes[0].plot(sub["kl"], sub["reward_pct"], marker="o", label=m)
+            axes[0].plot(sub["kl"], sub["reward_pct"], marker="o", label=m, color=COLORS.get(m))
+        axes[0].set_xscale("symlog", linthresh=1.0)
         axes[0].set(xlabel="KL(pi || pi_ref) (nats)", ylabel="reward (%)", title="reward vs KL along training")
         axes[0].legend(fontsize=8)
         st = lm[lm.metric.isin(["peak_logratio", "peak_grad_norm"])]
         piv = st.groupby(["method", "metric"])["value"].mean().unstack()
-        piv.plot.bar(ax=axes[1], rot=0)
+        piv.plot.bar(ax=axes[1], rot=0, logy=True)
         axes[1].set(title="training stability (mean over seeds)", ylabel="peak value")
         fig.suptitle(f"Tiny Llama on Amazon food reviews, sentiment reward ({profile})")
         save(fig, results_dir / "f_sentiment_lm.png")
