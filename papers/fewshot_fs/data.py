@@ -25,7 +25,7 @@ import numpy as np
 
 from common.config import ConfigError
 from common.data import DataFormatError, Resource, find_or_fetch, load_digits, load_fashion_mnist, reading
-from common.data.core import register_dataset, uses
+from common.data.core import find_files, register_dataset, uses
 
 uses("fewshot_fs", "fashion_mnist", "digits")
 
@@ -65,7 +65,8 @@ def load_table(name: str, download: bool | None = None) -> tuple[np.ndarray, np.
 
 for _name in TABLES:
     register_dataset(f"fewshot_fs_{_name}", f"PMLB classification table {_name} (feature-aligned tasks)", TABLE_HOW,
-                     paper="fewshot_fs", sources=[table_resource(_name).url])
+                     paper="fewshot_fs", sources=[table_resource(_name).url],
+                     locate=lambda n=_name: str(find_files(f"pmlb_{n}", TABLE_SUBDIRS, [f"{n}.tsv.gz"], (), TABLE_HOW)[0]))
 
 
 @functools.lru_cache(maxsize=4)
