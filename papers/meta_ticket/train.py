@@ -59,8 +59,12 @@ class TaskPool:
         if self._pool is None:
             return [fn(learner, it) for it in items]
         learners = self._learners(learner)
+        n_threads = torch.get_num_threads()
 
         def chunk(j: int) -> list:
+            # OpenMP / MKL thread counts are per OS thread: without this a worker uses every core for some kernels
+            # and its float sums differ from the serial run's (seen with torch 2.14 on 2 cores).
+            torch.set_num_threads(n_threads)
             return [fn(learners[j], it) for it in items[j::self.workers]]
 
         parts = list(self._pool.map(chunk, range(self.workers)))
