@@ -61,7 +61,20 @@ def test_claims_hold_on_the_expected_pattern(tmp_path):
 def test_repair_check_fails_without_a_gain_and_mnist5k_is_required(tmp_path):
     assert _verdicts(tmp_path / "a", _rows(repair=False))["S2"] == "not held"
     v = _verdicts(tmp_path / "b", _rows(mnist5k=False))
-    assert v["C1"] == "not measured" and v["C5"] == "not measured"  # every claim needs both sweeps
+    assert v["C1"] == "not measured" and v["C5"] == "held"  # the width claims need both sweeps; C5 does not
+
+
+def test_a_collapsed_model_voids_only_the_claims_that_use_it(tmp_path):
+    rows = _rows()
+    for r in rows:
+        if r["table"] == "x_weight_decay" and r["metric"] == "endpoint_acc_pct_test" and r["seed"] == 0:
+            r["value"] = 30.0 if r["setting"] == "width_mult=1;weight_decay=0.0001" else r["value"]
+    v = _verdicts(tmp_path, rows)
+    assert v["C1"] == "held" and v["C5"] == "held"  # C5 uses the x16 cells only
+    for r in rows:
+        if r["table"] == "x_width_mnist5k" and r["metric"] == "endpoint_acc_pct_test":
+            r["value"] = 30.0
+    assert _verdicts(tmp_path / "c", rows)["C1"] == "not measured"
 
 
 def test_claims_fail_when_width_does_not_help(tmp_path):
