@@ -47,5 +47,7 @@ HEADLINE = [dict(table="t1_auroc", metric="auroc_pct", rows="method", cols="sett
             dict(table="t2_adbench", metric="auroc_pct", rows="method", cols="setting",
                  title="Mean AUROC (%) on ADBench tasks (meta-test rows of 42 tables)")]
 
-# A small cell CI reruns and compares with the committed value (common.drift): tol = measured drift.
-DRIFT = dict(table="t1_auroc", cell={"method": "proposed_nometa", "seed": 0}, tol=1e-6)
+# A small cell CI reruns and compares with the committed value (common.drift). Measured across machines of our kind:
+# 90.7301 (README, development run), 90.8515 (committed quick run), 90.7444 (check-drift rerun, 2026-12-06): up to
+# 0.12 AUROC points, so tol = 0.3 (1e-6 held only between thread counts on one machine).
+DRIFT = dict(table="t1_auroc", cell={"method": "proposed_nometa", "seed": 0}, tol=0.3)
