@@ -48,4 +48,6 @@ HEADLINE = [
 
 # A small cell CI reruns (common.drift): float32 Adam; measured: 3e-9 knots between 1 and 2 threads
 # (3.3725997693 vs 3.3725997667); tolerance 1e-6 leaves room for other BLAS kernels.
-DRIFT = dict(table=REG, cell={"dataset": "wind_months", "method": "pooled", "seed": 0}, tol=1e-6)
+# tol: 1e-6 held between thread counts on one machine; on another machine of our kind (make check-drift,
+# 2026-12-06) the cell's test RMSE moved 3.3726 -> 3.3424 knots (-0.030), so tol = 0.1.
+DRIFT = dict(table=REG, cell={"dataset": "wind_months", "method": "pooled", "seed": 0}, tol=0.1)
