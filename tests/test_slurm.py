@@ -62,13 +62,18 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 
 def _check_arrays(results: Path) -> None:
-    """Each table ran as one job array: one array id per table, one task per cell."""
+    """Each table ran as one job array: one array id per table, one task per cell.
+
+    A table of one cell is the exception: submitit submits a one-element array as a plain job, so its
+    job id has no ``_<task>`` part.
+    """
     for runs_csv in sorted(results.glob("*_runs.csv")):
         rows = _rows(runs_csv)
         jobs = {(r["run_id"], r["job_id"]) for r in rows}
         arrays = {j.split("_")[0] for _, j in jobs}
         tasks = {j for _, j in jobs}
-        assert all(re.fullmatch(r"\d+_\d+", j) for j in tasks), tasks
+        pattern = r"\d+_\d+" if len({r for r, _ in jobs}) > 1 else r"\d+(_\d+)?"
+        assert all(re.fullmatch(pattern, j) for j in tasks), (runs_csv.name, tasks)
         assert len(arrays) == 1 and len(tasks) == len({r for r, _ in jobs}), (runs_csv.name, jobs)
         assert all(r["host"] for r in rows)
 
