@@ -309,8 +309,9 @@ def beats_best(res: Results, table: str | Sequence[str], ours: str, others: Iter
                per: Sequence[str] = ("dataset",), margin: float = 0.0, higher: bool = True,
                **filters) -> Verdict:
     """Ours beats the best of ``others`` in every group (``per`` keys, e.g. dataset; several tables
-    count as groups too). The best competitor of a group is the one with the best mean there; the
-    comparison is seed-paired."""
+    count as groups too). The best competitor of a group is the one with the best mean there (over the
+    group's cells, when it holds several, e.g. settings not named in ``per``); the comparison is
+    seed-paired."""
     tables = [table] if isinstance(table, str) else list(table)
     others = list(others)
     parts: dict[str, Verdict] = {}
@@ -322,8 +323,8 @@ def beats_best(res: Results, table: str | Sequence[str], ours: str, others: Iter
             comp = sub[sub["method"].isin(others)]
             if comp.empty or not (sub["method"] == ours).any():
                 raise NotMeasured(f"{t} {sel}: need {ours} and at least one of {others}")
-            means = pd.to_numeric(comp["mean"])
-            best = comp.loc[means.idxmax() if higher else means.idxmin(), "method"]
+            means = pd.to_numeric(comp["mean"]).groupby(comp["method"]).mean()
+            best = means.idxmax() if higher else means.idxmin()
             name = f"{t} " + ",".join(f"{v}" for v in key) if len(tables) > 1 else ",".join(f"{v}" for v in key)
             parts[name or t] = paired(res, t, {"method": ours}, {"method": best}, metric, margin, higher,
                                       ours, best, **{**filters, **sel})

@@ -55,6 +55,17 @@ def test_beats_best_held_not_held_and_inconclusive(tmp_path):
     assert CL.beats_best(res2, "t", "ours", ["x"], "acc").status == CL.INCONCLUSIVE
 
 
+def test_beats_best_picks_the_competitor_best_over_the_groups_cells(tmp_path):
+    # per=["dataset"] over two settings: x has the single best cell (88 at s1) but y the best mean (84 vs 75).
+    # The competitor is y (best mean over the group's cells), compared with ours in every setting.
+    rows = []
+    for setting, means in (("s1", {"ours": 86, "x": 88, "y": 84}), ("s2", {"ours": 86, "x": 62, "y": 84})):
+        rows += _cells({m: {"a": v} for m, v in means.items()}, datasets=("a",), setting=setting)
+    res = _write(tmp_path, "t", rows)
+    v = CL.beats_best(res, "t", "ours", ["x", "y"], "acc", per=["dataset"])
+    assert "ours - y (acc, 2 cell(s))" in v.evidence and v.status == CL.HELD
+
+
 def test_paired_uses_seed_pairing(tmp_path):
     # A shared seed effect (+-5) cancels in the paired difference (exactly 1.0 per seed).
     rows = [("a", m, "default", s, base + off) for s, off in [(0, 0), (1, 5), (2, -5)]

@@ -13,11 +13,15 @@ from common.meta import (
     LabelledPool,
     MixturePairTaskSource,
     TaskError,
+    VariableFeatureSelfAttention,
+    column_mask,
+    example_mask,
     pearson_divergence,
     relative_density_ratio_closed_form,
     rulsif_squared_loss,
     solve_spd,
     stack_tasks,
+    weighted_ridge,
 )
 
 
@@ -208,3 +212,53 @@ def test_contaminated_tasks():
         ContaminatedTaskSource(LabelledPool(x, y, "t"), 10, 400, 0.1)
     with pytest.raises(TaskError, match="contamination"):
         ContaminatedTaskSource(LabelledPool(x, y, "t"), 10, 40, 0.0)
+
+
+def test_weighted_ridge_matches_lstsq():
+    g = torch.Generator().manual_seed(0)
+    phi = torch.randn(3, 9, 4, generator=g, dtype=torch.float64)
+    t = torch.randn(3, 9, 2, generator=g, dtype=torch.float64)
+    w = torch.rand(3, 9, generator=g, dtype=torch.float64) + 0.1
+    lam = 0.7
+    ours = weighted_ridge(phi, t, w, lam)
+    # ridge = least squares on [sqrt(w) phi; sqrt(lam) I] against [sqrt(w) t; 0]
+    a = torch.cat([phi * w.sqrt()[..., None], (lam ** 0.5) * torch.eye(4, dtype=torch.float64).expand(3, 4, 4)], 1)
+    b = torch.cat([t * w.sqrt()[..., None], torch.zeros(3, 4, 2, dtype=torch.float64)], 1)
+    torch.testing.assert_close(ours, torch.linalg.lstsq(a, b).solution)
+    # lam -> 0 with unit weights: ordinary least squares
+    torch.testing.assert_close(weighted_ridge(phi, t, torch.ones(3, 9, dtype=torch.float64), 1e-10),
+                               torch.linalg.lstsq(phi, t).solution, atol=1e-7, rtol=1e-6)
+
+
+def test_weighted_ridge_gradcheck():
+    g = torch.Generator().manual_seed(1)
+    phi = torch.randn(2, 6, 3, generator=g, dtype=torch.float64, requires_grad=True)
+    t = torch.randn(2, 6, 2, generator=g, dtype=torch.float64, requires_grad=True)
+    w = (torch.rand(2, 6, generator=g, dtype=torch.float64) + 0.5).requires_grad_()
+    assert torch.autograd.gradcheck(lambda p, tt, ww: weighted_ridge(p, tt, ww, 0.3), (phi, t, w))
+
+
+def test_attribute_cells_never_see_their_own_label_cells():
+    m = column_mask(3, 2)
+    assert m.shape == (5, 7)
+    assert not m[:3, 3:5].any() and m[:3, :3].all() and m[:3, 5:].all() and m[3:, :5].all()
+
+
+def test_variable_feature_attention_equivariant_over_examples_and_attributes_any_width():
+    torch.manual_seed(0)
+    layer = VariableFeatureSelfAttention(8, 2).eval()
+    for n_attr in (3, 50):
+        n, n_lab = 6, 2
+        h = torch.randn(1, n, n_attr + n_lab, 8)
+        labelled = torch.tensor([[True, True, True, False, False, False]])
+        ctx = torch.randn(1, n, 8)
+        mask = example_mask(labelled, n_attr + n_lab, True)
+        out = layer(h, n_attr, labelled, mask, ctx)
+        assert out.shape == h.shape and torch.isfinite(out).all()
+        pa = torch.cat([torch.randperm(n_attr), torch.arange(n_attr, n_attr + n_lab)])
+        torch.testing.assert_close(layer(h[:, :, pa], n_attr, labelled, mask, ctx), out[:, :, pa])
+        pe = torch.cat([torch.randperm(3), 3 + torch.randperm(3)])      # labelled stay labelled
+        torch.testing.assert_close(layer(h[:, pe], n_attr, labelled, mask, ctx[:, pe]), out[:, pe])
+    # the ablation mask: an unlabelled example sees only the labelled ones (never itself)
+    m = example_mask(labelled, 1, False)[0, 0]
+    assert m[:, 3:].sum() == 0 and not m.diagonal().any() and m[3:, :3].all()

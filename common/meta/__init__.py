@@ -12,8 +12,10 @@ fixed test tasks are the same for every method; an impossible task request raise
 - :mod:`common.meta.tasks`: task sources over labelled pools for density-ratio / dataset-comparison
   tasks (pairs of class mixtures) and outlier-detection tasks (contaminated sets).
 - :mod:`common.meta.closed_form`: differentiable batched closed-form solvers (SPD solve, least-squares
-  relative density ratio (RuLSIF form)) and the squared-loss criteria that go with them.
+  relative density ratio (RuLSIF form), weighted ridge regression) and the squared-loss criteria that go with them.
 - :mod:`common.meta.encoders`: permutation-invariant set encoders and MLPs, with masks for ragged sets.
+- :mod:`common.meta.attention`: attention across examples and across attributes of a task grid
+  (variable-feature self-attention: one network for any attribute space), its masks.
 
 Names are imported lazily (``from common.meta import TaskError`` does not import torch), so the
 sweep can name ``TaskError`` without loading the solvers.
@@ -28,9 +30,11 @@ _WHERE = {
     "mean_ci95": "episodes",
     "LabelledPool": "tasks", "MixturePairTaskSource": "tasks", "ContaminatedTaskSource": "tasks",
     "DensityPairTask": "tasks", "OutlierTask": "tasks", "stack_tasks": "tasks",
-    "solve_spd": "closed_form", "relative_density_ratio_closed_form": "closed_form",
+    "solve_spd": "closed_form", "weighted_ridge": "closed_form", "relative_density_ratio_closed_form": "closed_form",
     "rulsif_squared_loss": "closed_form", "pearson_divergence": "closed_form",
     "DeepSetEncoder": "encoders", "masked_mean": "encoders", "mlp": "encoders",
+    "MultiHeadAttention": "attention", "VariableFeatureSelfAttention": "attention", "column_mask": "attention",
+    "example_mask": "attention",
 }
 
 __all__ = sorted(_WHERE)

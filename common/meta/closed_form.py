@@ -41,6 +41,21 @@ def solve_spd(a: Tensor, b: Tensor) -> Tensor:
     return x.squeeze(-1) if vec else x
 
 
+def weighted_ridge(phi: Tensor, targets: Tensor, weights: Tensor, lam: Tensor | float) -> Tensor:
+    """Weighted ridge regression in closed form (a differentiable adaptation head).
+
+    ``argmin_W sum_n w_n ||t_n - phi_n W||^2 + lam ||W||^2 = (Phi^T diag(w) Phi + lam I)^-1 Phi^T diag(w) T``.
+    ``phi`` (..., N, K), ``targets`` (..., N, M), ``weights`` (..., N) (0 drops an instance, e.g. padding or
+    an unlabelled one), ``lam`` a scalar or one per task (...). With unit weights it equals least squares on
+    ``[Phi; sqrt(lam) I]`` (``torch.linalg.lstsq``; tested).
+    """
+    pw = phi * weights.unsqueeze(-1)
+    eye = torch.eye(phi.shape[-1], dtype=phi.dtype, device=phi.device)
+    lam = torch.as_tensor(lam, dtype=phi.dtype, device=phi.device)
+    lam = lam.reshape(lam.shape + (1, 1)) if lam.dim() else lam
+    return solve_spd(pw.transpose(-1, -2) @ phi + lam * eye, pw.transpose(-1, -2) @ targets)
+
+
 def relative_density_ratio_closed_form(h_a: Tensor, h_b: Tensor, alpha: float, lam: Tensor | float,
                                        mask_a: Tensor | None = None, mask_b: Tensor | None = None) -> Tensor:
     """Linear-in-features relative density ratio ``r(x) = w^T h(x)`` of p_A / (alpha p_A + (1-alpha) p_B).

@@ -29,8 +29,8 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.semi_supervised import LabelSpreading, SelfTrainingClassifier
 from torch import Tensor, nn
 
+from common.meta.closed_form import weighted_ridge
 from common.meta.encoders import mlp
-from papers.hetero_ssl.method import weighted_ridge
 
 
 class Hetero2020Net(nn.Module):

@@ -1,10 +1,11 @@
-"""The proposed network: permutation equivariance over examples and attributes, any number of attributes, the
-closed-form head against torch.linalg.lstsq (and gradcheck), and the ablation's independence of unlabelled data."""
+"""The proposed network: permutation equivariance over examples and attributes, any number of attributes, and
+the ablation's independence of unlabelled data. Its shared parts (the closed-form head ``weighted_ridge`` against
+torch.linalg.lstsq and gradcheck, the attention layer and its masks) are tested in tests/test_common_meta.py."""
 
 import pytest
 import torch
 
-from papers.hetero_ssl.method import HeteroSSLNet, column_mask, weighted_ridge
+from papers.hetero_ssl.method import HeteroSSLNet
 
 
 def _net(problem="classification", unlabelled=True, seed=0):
@@ -51,30 +52,6 @@ def test_one_network_serves_3_and_50_attributes():
         assert not torch.allclose(net(x + 0.5 * torch.randn_like(x), y_l), out)
 
 
-def test_weighted_ridge_matches_lstsq():
-    g = torch.Generator().manual_seed(0)
-    phi = torch.randn(3, 9, 4, generator=g, dtype=torch.float64)
-    t = torch.randn(3, 9, 2, generator=g, dtype=torch.float64)
-    w = torch.rand(3, 9, generator=g, dtype=torch.float64) + 0.1
-    lam = 0.7
-    ours = weighted_ridge(phi, t, w, lam)
-    # ridge = least squares on [sqrt(w) phi; sqrt(lam) I] against [sqrt(w) t; 0]
-    a = torch.cat([phi * w.sqrt()[..., None], (lam ** 0.5) * torch.eye(4, dtype=torch.float64).expand(3, 4, 4)], 1)
-    b = torch.cat([t * w.sqrt()[..., None], torch.zeros(3, 4, 2, dtype=torch.float64)], 1)
-    torch.testing.assert_close(ours, torch.linalg.lstsq(a, b).solution)
-    # lam -> 0 with unit weights: ordinary least squares
-    torch.testing.assert_close(weighted_ridge(phi, t, torch.ones(3, 9, dtype=torch.float64), 1e-10),
-                               torch.linalg.lstsq(phi, t).solution, atol=1e-7, rtol=1e-6)
-
-
-def test_weighted_ridge_gradcheck():
-    g = torch.Generator().manual_seed(1)
-    phi = torch.randn(2, 6, 3, generator=g, dtype=torch.float64, requires_grad=True)
-    t = torch.randn(2, 6, 2, generator=g, dtype=torch.float64, requires_grad=True)
-    w = (torch.rand(2, 6, generator=g, dtype=torch.float64) + 0.5).requires_grad_()
-    assert torch.autograd.gradcheck(lambda p, tt, ww: weighted_ridge(p, tt, ww, 0.3), (phi, t, w))
-
-
 def test_unlabelled_instances_matter_only_in_the_proposed_method():
     x, y_l = _task(4)
     x2 = x.clone()
@@ -82,9 +59,3 @@ def test_unlabelled_instances_matter_only_in_the_proposed_method():
     full, ablation = _net(unlabelled=True), _net(unlabelled=False)
     assert not torch.allclose(full(x2, y_l)[:, :-1], full(x, y_l)[:, :-1])
     torch.testing.assert_close(ablation(x2, y_l)[:, :-1], ablation(x, y_l)[:, :-1])
-
-
-def test_attribute_cells_never_see_their_own_label_cells():
-    m = column_mask(3, 2)
-    assert m.shape == (5, 7)
-    assert not m[:3, 3:5].any() and m[:3, :3].all() and m[:3, 5:].all() and m[3:, :5].all()
