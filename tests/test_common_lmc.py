@@ -7,6 +7,7 @@ import torch
 from sklearn.datasets import load_digits
 from torch.func import functional_call
 
+from common.lmc.batchnorm import build_model_norm, full_spec, has_bn, matching_spec, reset_bn_stats
 from common.lmc.interpolation import average, barrier, evaluate, interpolation_curve, l2_distance
 from common.lmc.matching import activation_inner_products, activation_matching, lap_maximise, weight_matching
 from common.lmc.models import MLP, VGG, ResNet20, build_model, spec_for
@@ -190,3 +191,50 @@ def test_build_model_shapes():
     assert build_model("mlp", 8, 1.0, 2, (1, 28, 28))(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(ValueError, match="unknown arch"):
         build_model("transformer", 8, 1.0, 2, (1, 28, 28))
+
+
+def _bn_vgg(seed=0):
+    torch.manual_seed(seed)
+    model = build_model_norm("vgg11", 0, 0.125, 0, (3, 32, 32), norm="batch")
+    x = torch.randn(64, 3, 32, 32)
+    model.train()
+    opt = torch.optim.SGD(model.parameters(), 0.05)
+    for _ in range(3):                                # non-trivial running statistics and weights
+        loss = torch.nn.functional.cross_entropy(model(x), torch.arange(64) % 10)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return model.eval(), x
+
+
+def test_bn_models_permute_with_their_running_statistics():
+    model, x = _bn_vgg()
+    assert has_bn(model) and not has_bn(build_model("vgg11", 0, 0.125, 0, (3, 32, 32)))
+    spec = full_spec(model)
+    state = _params(model)
+    check_spec(spec, state)                           # every parameter and buffer is covered
+    perm = random_perm(spec, state, torch.Generator().manual_seed(3))
+    permuted = apply_permutation(spec, perm, state)
+    out, out_p = evaluate(model, state, x, torch.zeros(64, dtype=torch.long)), evaluate(
+        model, permuted, x, torch.zeros(64, dtype=torch.long))
+    assert out[0] == pytest.approx(out_p[0], rel=1e-5)   # the same function in eval mode (running stats)
+    mspec = matching_spec(model, spec)
+    assert not any("running" in k for k in mspec.axes_to_perm)
+    back = apply_permutation(spec, weight_matching(mspec, state, permuted), permuted)
+    assert all(torch.allclose(back[k].double(), state[k].double()) for k in state)
+    res = build_model_norm("resnet20", 0, 0.25, 0, (3, 32, 32), norm="batch")
+    check_spec(full_spec(res), res.state_dict())
+    with pytest.raises(ValueError, match="needs a CNN"):
+        build_model_norm("mlp", 16, 1.0, 2, (1, 8, 8), norm="batch")
+
+
+def test_reset_bn_stats_recomputes_the_running_mean_on_the_data():
+    model, x = _bn_vgg()
+    state = _params(model)
+    stale = {k: (torch.full_like(v, 5.0) if "running_mean" in k else v) for k, v in state.items()}
+    fresh = reset_bn_stats(model, stale, x, batch_size=16)
+    conv0 = torch.nn.functional.conv2d(x, state["convs.0.weight"], state["convs.0.bias"], padding=1)
+    assert torch.allclose(fresh["norms.0.running_mean"], conv0.mean(dim=(0, 2, 3)), atol=1e-5)
+    assert torch.equal(fresh["convs.0.weight"], state["convs.0.weight"])
+    mlp = MLP(8, 4, 1, 2)
+    assert reset_bn_stats(mlp, _params(mlp), torch.randn(4, 8)).keys() == mlp.state_dict().keys()

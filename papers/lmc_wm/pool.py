@@ -18,13 +18,13 @@ from torch import nn
 from torchvision.transforms import v2
 
 from common.cache import cache_entry
+from common.lmc.batchnorm import build_model_norm, full_spec, has_bn, matching_spec, reset_bn_stats
 from common.lmc.interpolation import evaluate, lerp
 from common.lmc.permutation import Params, Perm, apply_permutation
 from common.runtime import derive_seed, paper_logger
 from papers.lmc_wm import baselines as B
 from papers.lmc_wm.config import Config
 from papers.lmc_wm.data import load_tensors
-from papers.lmc_wm.models import build, full_spec, has_bn, matching_spec, reset_bn_stats
 
 SLUG = "lmc_wm"
 log = paper_logger(SLUG)
@@ -69,7 +69,7 @@ def train_model(cfg: Config, index: int, x: torch.Tensor, y: torch.Tensor, devic
     """Train model ``index`` of the pool of seed ``cfg.seed``."""
     torch.manual_seed(derive_seed(cfg.seed, f"model_init/{index}"))
     gen = torch.Generator().manual_seed(derive_seed(cfg.seed, f"batch_order/{index}"))
-    model = build(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(x.shape[1:]), cfg.norm).to(device)
+    model = build_model_norm(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(x.shape[1:]), cfg.norm).to(device)
     opt, sched = make_optimizer(cfg, model, math.ceil(len(x) / cfg.batch_size))
     model.train()
     for _ in range(cfg.epochs):
@@ -100,7 +100,7 @@ class ModelPool:
         xtr, ytr, self.dataset_name = load_tensors(cfg.dataset, "train")
         xte, yte, _ = load_tensors(cfg.dataset, "test")
         self.xtr, self.ytr, self.xte, self.yte = xtr.to(device), ytr.to(device), xte.to(device), yte.to(device)
-        self.model = build(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(xtr.shape[1:]), cfg.norm).to(device)
+        self.model = build_model_norm(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, tuple(xtr.shape[1:]), cfg.norm).to(device)
         self.spec = full_spec(self.model)
         self.match_spec = matching_spec(self.model, self.spec)
         self.train_key = {**{f: getattr(cfg, f) for f in TRAIN_FIELDS}, "seed": cfg.seed}

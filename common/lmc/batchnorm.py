@@ -1,17 +1,22 @@
-"""The networks of lmc_wm: the MLP / VGG / ResNet-20 of :mod:`common.lmc.models`, and their
-BatchNorm versions, which the authors' sibling code trains for VGG-11 x4 and ResNet-20 x16 (BRIEFS.md
-section 7, [peer-code]; ``norm_layer: 'bn'``). :mod:`common.lmc` has LayerNorm only (Ainsworth et
-al.'s choice); here every ``ChannelLayerNorm`` is swapped for ``nn.BatchNorm2d`` under the same
-attribute name, so parameter names and permutation specs carry over.
+"""BatchNorm versions of the LMC networks and what merging them needs.
 
-- :func:`build`: the network of a config (``norm`` 'layer' or 'batch').
+:mod:`common.lmc.models` uses LayerNorm (Ainsworth et al.'s choice: interpolated models need no
+statistics repair). Papers that study BatchNorm networks (lmc_wm: the authors' sibling code trains
+VGG-11 x4 and ResNet-20 x16 with BN; lmc_width: the REPAIR control) build them here: every
+``ChannelLayerNorm`` is swapped for ``nn.BatchNorm2d`` under the same attribute name, so parameter
+names and permutation specs carry over.
+
+- :func:`build_model_norm`: ``common.lmc.models.build_model`` with ``norm`` 'layer' or 'batch'.
 - :func:`full_spec`: the permutation spec extended to the BN buffers (``running_mean`` /
   ``running_var`` permuted with their channel; ``num_batches_tracked`` untouched), so a permuted BN
   model computes the same function; :func:`matching_spec`: the spec restricted to trainable
-  parameters, which weight matching and STE match on (running statistics are not weights).
-- :func:`reset_bn_stats`: after interpolating or averaging BN models, their running statistics are
-  recomputed on training data (cumulative average over the batches, ``momentum=None``), as the
-  sibling code does ("reset") before evaluating a merged model.
+  parameters, which weight matching compares (running statistics are not weights).
+- :func:`reset_bn_stats`: after interpolating or averaging BN models their running statistics
+  belong to neither endpoint; they are recomputed on training data (cumulative average over the
+  batches, ``momentum=None``), the "reset" of the REPAIR paper (Jordan et al., ICLR 2023) for BN
+  networks and of the lmc_wm sibling code.
+
+Tests: ``tests/test_common_lmc.py``.
 """
 
 from __future__ import annotations
@@ -36,8 +41,10 @@ def _swap_norms(module: nn.Module) -> None:
             _swap_norms(child)
 
 
-def build(arch: str, width: int, width_mult: float, n_hidden: int, in_shape: tuple[int, ...], norm: str = "layer",
-          n_classes: int = 10) -> nn.Module:
+def build_model_norm(arch: str, width: int, width_mult: float, n_hidden: int, in_shape: tuple[int, ...],
+                     norm: str = "layer", n_classes: int = 10) -> nn.Module:
+    """The network of :func:`common.lmc.models.build_model`, with BatchNorm instead of LayerNorm when
+    ``norm == 'batch'`` (CNNs only: the MLP has no normalisation layer)."""
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {', '.join(NORMS)}; got {norm!r}")
     model = build_model(arch, width, width_mult, n_hidden, in_shape, n_classes)
