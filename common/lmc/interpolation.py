@@ -22,7 +22,10 @@ from common.lmc.permutation import Params
 
 
 def lerp(lam: float, params_a: Mapping[str, torch.Tensor], params_b: Mapping[str, torch.Tensor]) -> Params:
-    return {k: (1 - lam) * params_a[k] + lam * params_b[k] for k in params_a}
+    """``(1 - lam) theta_a + lam theta_b`` entry by entry; integer entries (BatchNorm's
+    ``num_batches_tracked``) are not interpolated: they are taken from ``params_a``."""
+    return {k: (1 - lam) * params_a[k] + lam * params_b[k] if params_a[k].is_floating_point() else params_a[k]
+            for k in params_a}
 
 
 @torch.no_grad()

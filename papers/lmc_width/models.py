@@ -1,6 +1,6 @@
-"""Networks: the permutable models of ``common.lmc.models`` at a width multiplier, a bias-free MLP
-option (the setting of the paper's LEWC theorem), and the layer-by-layer outputs of an MLP that
-LEWC compares.
+"""Networks: the permutable models of ``common.lmc.models`` at a width multiplier (CNNs with
+LayerNorm or, ``common.lmc.batchnorm``, BatchNorm), a bias-free MLP option (the setting of the
+paper's LEWC theorem), and the layer-by-layer outputs of an MLP that LEWC compares.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from common.lmc.models import MLP, build_model, spec_for
+from common.lmc.batchnorm import build_model_norm, full_spec, has_bn
+from common.lmc.models import MLP, spec_for
 from common.lmc.permutation import Params, PermutationSpec
 
 
@@ -18,11 +19,11 @@ def mlp_width(width: int, width_mult: float) -> int:
 
 
 def build(arch: str, width: int, width_mult: float, n_hidden: int, bias: bool,
-          in_shape: tuple[int, ...], n_classes: int = 10) -> nn.Module:
+          in_shape: tuple[int, ...], n_classes: int = 10, norm: str = "layer") -> nn.Module:
     """The MLP (``n_hidden`` x ``round(width * width_mult)`` ReLU units, optionally bias-free) or a
-    VGG-11 / ResNet-20 with channel multiplier ``width_mult``."""
+    VGG-11 / ResNet-20 with channel multiplier ``width_mult`` and LayerNorm or BatchNorm (``norm``)."""
     if arch != "mlp":
-        return build_model(arch, width, width_mult, n_hidden, in_shape, n_classes)
+        return build_model_norm(arch, width, width_mult, n_hidden, in_shape, norm, n_classes)
     in_dim = 1
     for d in in_shape:
         in_dim *= d
@@ -33,8 +34,9 @@ def build(arch: str, width: int, width_mult: float, n_hidden: int, bias: bool,
 
 
 def permutation_spec(model: nn.Module, params: Params) -> PermutationSpec:
-    """The model's spec restricted to the parameters it has (a bias-free MLP has no ``fc.i.bias``)."""
-    spec = spec_for(model)
+    """The model's spec restricted to the parameters it has (a bias-free MLP has no ``fc.i.bias``); a
+    BatchNorm model's spec also permutes the running statistics with their channels."""
+    spec = full_spec(model) if has_bn(model) else spec_for(model)
     return PermutationSpec({k: v for k, v in spec.axes_to_perm.items() if k in params})
 
 

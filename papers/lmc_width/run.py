@@ -5,8 +5,10 @@ the methods), model b treated by one method (``baselines.METHODS``: naive / wm /
   raw and with the softmax inverse temperature fitted on held-out data at every point;
 - the merged model (t = 1/2) against the ensemble of the two models;
 - for MLPs, LEWC's relative error per layer and its two sufficient conditions;
-- for MLPs, the REPAIR control: the same barriers when every path point gets REPAIR's per-unit
-  renormalisation (statistics on ``repair_n`` training images), metrics ``*_repair*``.
+- the REPAIR control (metrics ``*_repair*``): the same barriers when every path point gets REPAIR's
+  renormalisation, computed on ``repair_n`` training images: for MLPs the per-unit affine correction
+  (``method.repair_mlp``), for BatchNorm CNNs (``norm: batch``) the BN statistics reset
+  (``common.lmc.batchnorm.reset_bn_stats``); LayerNorm CNNs have neither (skipped).
 
     python -m papers.lmc_width.run --profile smoke --method naive
     make reproduce-lmc-width [PROFILE=smoke]
@@ -20,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from common.lmc.batchnorm import has_bn, matching_spec, reset_bn_stats
 from common.lmc.interpolation import lerp
 from common.lmc.permutation import apply_permutation
 from common.runtime import derive_seed, paper_logger, setup
@@ -55,16 +58,23 @@ def _lewc_rows(cfg: Config, pa, pb, x: torch.Tensor) -> list[dict]:
     return rows
 
 
-def _repair_rows(cfg: Config, pa, pb, ts, xtr, xv, yv, xte, yte) -> list[dict]:
-    """Barriers and merged accuracy along the path with REPAIR at every point (MLPs)."""
-    n_layers = cfg.n_hidden + 1
+def _repair_rows(cfg: Config, model, pa, pb, ts, xtr, xv, yv, xte, yte) -> list[dict]:
+    """Barriers and merged accuracy along the path with REPAIR at every point: the per-unit affine
+    correction of an MLP's hidden units, or the BN statistics reset of a BatchNorm CNN."""
     gen = torch.Generator().manual_seed(derive_seed(cfg.seed, "repair_subset"))
     idx = torch.randperm(len(xtr), generator=gen)[:min(cfg.repair_n, len(xtr))].to(xtr.device)
     xs = xtr[idx]
 
-    def logits_at(t):
-        p = M.repair_mlp(pa, pb, t, xs, n_layers)
-        return (M.mlp_logits(p, xv, n_layers, cfg.eval_batch), M.mlp_logits(p, xte, n_layers, cfg.eval_batch))
+    if cfg.arch == "mlp":
+        n_layers = cfg.n_hidden + 1
+
+        def logits_at(t):
+            p = M.repair_mlp(pa, pb, t, xs, n_layers)
+            return (M.mlp_logits(p, xv, n_layers, cfg.eval_batch), M.mlp_logits(p, xte, n_layers, cfg.eval_batch))
+    else:
+        def logits_at(t):
+            p = reset_bn_stats(model, lerp(t, pa, pb), xs, cfg.eval_batch)
+            return logits(model, p, xv, cfg.eval_batch), logits(model, p, xte, cfg.eval_batch)
 
     res = M.path_barriers(logits_at, ts, yv, yte)
     curve, mid, n = res["curve"], ts.index(0.5), len(yte)
@@ -83,8 +93,9 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     pa = trained_params(cfg, "a", xtr, ytr, device)
     pb = trained_params(cfg, "b", xtr, ytr, device)
     model = make_model(cfg, xtr.shape[1:]).to(device)
-    spec = permutation_spec(model, pa)
-    perm = METHODS[cfg.method](spec, pa, pb, derive_seed(cfg.seed, f"search/{cfg.method}"), cfg)
+    spec = permutation_spec(model, pa)    # BN models: running statistics move with their channels,
+    # but weight matching compares weights only
+    perm = METHODS[cfg.method](matching_spec(model, spec), pa, pb, derive_seed(cfg.seed, f"search/{cfg.method}"), cfg)
     pb = apply_permutation(spec, perm, pb)
 
     ts = np.linspace(0.0, 1.0, cfg.n_lambdas).round(6).tolist()
@@ -110,9 +121,12 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
         rows += [{"metric": f"path_{k}_t{t:g}", "value": curve[k][i], "n": n} for k in ("loss", "loss_cal", "acc_pct")]
     if cfg.arch == "mlp":
         rows += _lewc_rows(cfg, pa, pb, xte)
-        rows += _repair_rows(cfg, pa, pb, ts, xtr, xv, yv, xte, yte)
-    else:  # LEWC's exponents assume a chain of homogeneous layers; the common CNNs use LayerNorm
-        log.info("LEWC and REPAIR are measured for MLPs only; %s skipped", cfg.arch)
+    else:  # LEWC's exponents assume a chain of homogeneous layers; the CNNs have normalisation layers
+        log.info("LEWC is measured for MLPs only; %s skipped", cfg.arch)
+    if cfg.arch == "mlp" or has_bn(model):
+        rows += _repair_rows(cfg, model, pa, pb, ts, xtr, xv, yv, xte, yte)
+    else:
+        log.info("REPAIR is measured for MLPs and BatchNorm CNNs; %s with LayerNorm skipped", cfg.arch)
     log.info("%s x%g %s: mid loss barrier %.3f (calibrated %.3f), merged acc %.1f%%", cfg.dataset, cfg.width_mult,
              cfg.method, res["mid_loss"], res["mid_loss_cal"], curve["acc_pct"][mid])
     return rows

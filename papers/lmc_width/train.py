@@ -25,11 +25,11 @@ from papers.lmc_width.models import build
 SLUG = "lmc_width"
 log = paper_logger(SLUG)
 TRAIN_FIELDS = ("dataset", "arch", "width", "width_mult", "n_hidden", "bias", "epochs", "batch_size", "lr",
-                "momentum", "warmup_epochs", "weight_decay", "augment", "n_val", "threads", "deterministic")
+                "momentum", "warmup_epochs", "weight_decay", "augment", "n_val", "threads", "deterministic", "norm")
 
 
 def make_model(cfg, in_shape) -> nn.Module:
-    return build(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, cfg.bias, tuple(in_shape))
+    return build(cfg.arch, cfg.width, cfg.width_mult, cfg.n_hidden, cfg.bias, tuple(in_shape), norm=cfg.norm)
 
 
 def make_optimizer(cfg, model: nn.Module, steps_per_epoch: int):

@@ -64,6 +64,35 @@ def test_smoke_cells_naive_and_random_perm(roots):
     assert len(models) == 2  # models a and b, trained once, shared by both cells
 
 
+def test_batchnorm_cnn_permutes_its_statistics_and_gets_the_bn_reset(roots, monkeypatch):
+    """A BatchNorm VGG-11 (norm: batch) through run() on random 32x32 images: a random permutation of model b
+    moves its running statistics with its channels (same endpoints), and the REPAIR rows are the BN reset's;
+    the LayerNorm VGG has no REPAIR rows."""
+    import papers.lmc_width.run as R
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(160, 3, 32, 32, generator=g)
+    y = torch.arange(160) % 10
+    split = D.Split(x[:96], y[:96], x[96:128], y[96:128], x[128:], y[128:])
+    monkeypatch.setattr(R, "load_split", lambda *a: split)
+    out = {}
+    for norm, method in (("batch", "naive"), ("batch", "random_perm"), ("layer", "naive")):
+        cfg = resolve(cfgmod.Config, cfgmod, "smoke", cli={"method": method, "dataset": "cifar10_subset", "arch": "vgg11",
+                                                           "norm": norm, "width_mult": 0.125, "batch_size": 32,
+                                                           "eval_batch": 32, "repair_n": 64}, cli_from_text=False)
+        work = roots / f"{norm}-{method}"
+        work.mkdir()
+        out[norm, method] = {r["metric"]: r["value"] for r in R.run(cfg, workdir=work)}
+    bn, bn_perm, ln = out["batch", "naive"], out["batch", "random_perm"], out["layer", "naive"]
+    assert bn["endpoint_loss_test"] == pytest.approx(bn_perm["endpoint_loss_test"], rel=1e-5)
+    assert bn["merged_acc_pct_test"] != bn_perm["merged_acc_pct_test"] or \
+        bn["barrier_mid_loss_test"] != bn_perm["barrier_mid_loss_test"]
+    assert {"barrier_mid_loss_repair_test", "merged_acc_pct_repair_test"} <= set(bn)
+    assert np.isfinite(bn["barrier_mid_loss_repair_test"])
+    assert bn["barrier_mid_loss_repair_test"] != bn["barrier_mid_loss_test"]    # the reset changes the midpoint
+    assert not any("repair" in k for k in ln) and not any(k.startswith("lewc") for k in bn)
+
+
 def _tiny_fashion(root, n_train=40, n_test=10):
     folder = root / "fashion_mnist"
     folder.mkdir(parents=True)
@@ -121,6 +150,8 @@ def test_missing_data_names_the_dataset(tmp_path, monkeypatch):
     ({"arch": "vgg11"}, "needs 32x32"),
     ({"lewc_lam": 1.0}, "lewc_lam"),
     ({"weight_decay": -1e-3}, "weight_decay >= 0"),
+    ({"norm": "batch"}, "needs a CNN"),
+    ({"norm": "group", "arch": "vgg11", "dataset": "cifar10"}, "norm must be one of"),
 ])
 def test_impossible_settings_fail_with_one_clear_error(override, match):
     with pytest.raises(ConfigError, match=match):
