@@ -11,7 +11,7 @@ in the extra terms of its loss:
   source classifier's temperature-T softmax on the same augmented target images:
   L = CE(y) + alpha T^2 KL(softmax(C_s(x)/T) || softmax(h_s(x)/T)).
 - ``finetune`` (reference, only where source and target architectures match, arch=cnn): the source
-  classifier's weights, a new head, the supervised loop.
+  classifier's weights, a new head, the supervised loop at ``finetune_lr_scale`` x the learning rate.
 - ``pp``, ``pssl``, ``pp_pssl``: the paper's method and its two ablations (method.py).
 """
 
@@ -108,7 +108,7 @@ def finetune(cfg, split, source, device):
     """Reference where the architectures match: start from the source classifier's feature weights."""
     net = _init(cfg, split, source, device, pretrained=False)
     net.features.load_state_dict(source.classifier.features.state_dict())
-    train_supervised(net, split.x_l, split.y_l, cfg.steps, cfg.batch, cfg.lr, cfg.weight_decay,
+    train_supervised(net, split.x_l, split.y_l, cfg.steps, cfg.batch, cfg.lr * cfg.finetune_lr_scale, cfg.weight_decay,
                      _gen(cfg, device, "target_batches"))
     return net, {}
 

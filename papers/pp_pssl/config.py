@@ -55,6 +55,8 @@ class Config(BaseConfig):
     """Pseudo pre-training steps (fresh generated batches each step)."""
     pp_batch: int = 128
     """Pseudo pre-training batch size."""
+    finetune_lr_scale: float = 0.1
+    """finetune: learning rate = lr x this (ours: the usual smaller fine-tuning rate; lr 0.03 diverged once)."""
     kd_temperature: float = 4.0
     """KD temperature T."""
     kd_alpha: float = 1.0
@@ -93,6 +95,8 @@ class Config(BaseConfig):
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 < self.tau <= 1.0 or self.lambda_u < 0 or self.lr <= 0 or self.weight_decay < 0:
             raise ValueError("tau in (0, 1], lambda_u >= 0, lr > 0 and weight_decay >= 0 are required")
+        if self.finetune_lr_scale <= 0:
+            raise ValueError(f"finetune_lr_scale must be > 0, got {self.finetune_lr_scale}")
         if self.kd_temperature <= 0 or self.kd_alpha < 0:
             raise ValueError("kd_temperature > 0 and kd_alpha >= 0 are required")
         if self.method == "finetune" and (self.arch != "cnn" or self.source != "fashion_mnist"):
