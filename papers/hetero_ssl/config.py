@@ -20,6 +20,8 @@ from papers.hetero_ssl.data import PROBLEMS
 class Config(BaseConfig):
     problem: str = "classification"
     """classification (61 PMLB tables, accuracy) | regression (35 PMLB tables, MSE of the standardised target)."""
+    openml_ids: str = ""
+    """Comma-separated OpenML dataset ids of this problem type to use instead of the PMLB tables (empty: PMLB)."""
     methods: str = "all"
     """Comma-separated methods (baselines.METHODS of the problem type), or all."""
     n_labelled: str = "1,3,5"
@@ -71,6 +73,15 @@ class Config(BaseConfig):
     maml_lr: float = 0.1
     """MAML inner learning rate."""
 
+    def table_list(self) -> tuple[str, ...] | None:
+        """``openml_<id>`` names of ``openml_ids``, or None for the PMLB tables."""
+        ids = [s.strip() for s in str(self.openml_ids).split(",") if s.strip()]
+        if not ids:
+            return None
+        if not all(s.isdigit() for s in ids):
+            raise ConfigError(f"openml_ids must be comma-separated OpenML dataset ids, got {self.openml_ids!r}")
+        return tuple(f"openml_{s}" for s in ids)
+
     def labelled_list(self) -> list[int]:
         try:
             return sorted(int(s) for s in str(self.n_labelled).split(",") if s.strip())
@@ -85,6 +96,7 @@ class Config(BaseConfig):
         return [m.strip() for m in str(self.methods).split(",") if m.strip()]
 
     def validate(self) -> None:
+        self.table_list()
         methods = self.method_list()
         bad = [m for m in methods if m not in METHODS[self.problem]]
         if bad or not methods:

@@ -12,11 +12,19 @@ Tables are split between meta-training, meta-validation and meta-test *by table*
 seed), so test attribute spaces are never seen in meta-training. Tables that hold the same rows stay
 on one side (SAME_GROUP). Files: ``$REPRO_DATA/tabular/{classification,regression}/<name>.tsv.gz``;
 elsewhere they are downloaded from EpistasisLab/pmlb at a pinned commit and sha256-verified.
+
+OpenML tables (the source of the 2020 predecessor's 59 datasets; the paper's own list could not be
+read) are named ``openml_<data id>`` (config ``openml_ids``): ``$REPRO_DATA/openml/<id>/description.json``
+(OpenML's dataset description: the ARFF file's URL, its md5 and the default target attribute) and
+``dataset.arff``; elsewhere the description is fetched from OpenML's REST API and the ARFF from its URL,
+md5-verified. Nominal attributes become their category index; rows with a missing value are dropped.
 """
 
 from __future__ import annotations
 
 import functools
+import io
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from common.config import ConfigError
-from common.data import DataFormatError, Resource, find_or_fetch, reading
-from common.data.core import find_files, register_dataset
+from common.data import DataFormatError, DataMissingError, Resource, core, find_or_fetch, reading
+from common.data.core import _open_url, candidate_dirs, download, download_enabled, find_files, register_dataset
 from common.meta import TaskError
 
 PMLB_COMMIT = "0820182add20998ed3f88b30efd273107286c695"  # last commit before the files moved to Git LFS
@@ -166,16 +174,77 @@ def read_pmlb(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.delete(a, t, axis=1), a[:, t]
 
 
+OPENML_API = "https://www.openml.org/api/v1/json/data/{data_id}"
+OPENML_HOW = ("OpenML tables: $REPRO_DATA/openml/<id>/{description.json,dataset.arff} (the JSON of "
+              "https://www.openml.org/api/v1/json/data/<id> and the ARFF file it names); fetched on first use "
+              "(the ARFF md5-verified against the description) unless REPRO_OFFLINE=1")
+
+
+def read_arff(path: Path, target: str) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) of an ARFF file with the attribute ``target`` as label: numeric attributes as floats, nominal
+    ones as the index of their value in the declared list; rows with a missing value are dropped; string
+    and date attributes are not supported."""
+    from scipy.io import arff
+
+    with reading(path, "OpenML ARFF"):
+        data, meta = arff.loadarff(io.StringIO(path.read_text(encoding="utf-8", errors="replace")))
+    names = list(meta.names())
+    if target not in names or len(names) < 2:
+        raise DataFormatError(f"{path}: target attribute {target!r} not among {names[:8]}")
+    cols = []
+    for n in names:
+        kind, values = meta[n]
+        if kind == "nominal":
+            index = {v: i for i, v in enumerate(values)}
+            cols.append(np.array([index.get(v.decode() if isinstance(v, bytes) else v, np.nan) for v in data[n]],
+                                 dtype=np.float64))
+        elif kind == "numeric":
+            cols.append(np.asarray(data[n], dtype=np.float64))
+        else:
+            raise DataFormatError(f"{path}: attribute {n!r} is {kind}; only numeric and nominal are supported")
+    a = np.column_stack(cols)
+    a = a[np.isfinite(a).all(1)]
+    if len(a) < 4:
+        raise DataFormatError(f"{path}: fewer than 4 complete rows")
+    t = names.index(target)
+    return np.delete(a, t, axis=1), a[:, t]
+
+
+def openml_files(data_id: int, download_: bool | None = None) -> tuple[Path, str]:
+    """(ARFF path, default target attribute) of OpenML dataset ``data_id``, fetched once if missing."""
+    for folder in candidate_dirs([f"openml/{data_id}"]):
+        if (folder / "description.json").is_file() and (folder / "dataset.arff").is_file():
+            desc = json.loads((folder / "description.json").read_text(encoding="utf-8"))["data_set_description"]
+            return folder / "dataset.arff", str(desc["default_target_attribute"])
+    looked = ", ".join(str(d) for d in candidate_dirs([f"openml/{data_id}"]))
+    if not download_enabled(download_):
+        raise DataMissingError(f"OpenML dataset {data_id} not found (looked in {looked}). {OPENML_HOW}")
+    folder = core.DATA_DIR / "openml" / str(data_id)
+    try:
+        with _open_url(OPENML_API.format(data_id=data_id)) as resp:
+            raw = resp.read()
+        desc = json.loads(raw)["data_set_description"]
+        download(desc["url"], folder / "dataset.arff", f"md5:{desc['md5_checksum']}")
+    except OSError as exc:          # no network (URLError is an OSError); a bad checksum propagates
+        raise DataMissingError(f"OpenML dataset {data_id}: download failed ({exc}). {OPENML_HOW}") from exc
+    (folder / "description.json").write_bytes(raw)      # written last: a folder with both files is complete
+    return folder / "dataset.arff", str(desc["default_target_attribute"])
+
+
 @functools.lru_cache(maxsize=128)
 def load_table(problem: str, name: str, download: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(X float32 standardised and clipped, y): class indices 0..C-1 (classification) or the standardised
-    target (regression). Constant columns are dropped."""
-    if problem not in SHA256 or name not in SHA256[problem]:
-        raise ConfigError(f"unknown PMLB {problem} table {name!r}")
-    subdirs = (f"tabular/{problem}", f"pmlb/{problem}", "pmlb")
-    _, (path,) = find_or_fetch(f"pmlb_{problem}_{name}", subdirs, [resource(problem, name)], HOW,
-                               download=download)
-    x, y = read_pmlb(path)
+    target (regression). Constant columns are dropped. ``name``: a PMLB table or ``openml_<data id>``."""
+    if name.startswith("openml_") and name[7:].isdigit():
+        path, target = openml_files(int(name[7:]), download)
+        x, y = read_arff(path, target)
+    else:
+        if problem not in SHA256 or name not in SHA256[problem]:
+            raise ConfigError(f"unknown PMLB {problem} table {name!r}")
+        subdirs = (f"tabular/{problem}", f"pmlb/{problem}", "pmlb")
+        _, (path,) = find_or_fetch(f"pmlb_{problem}_{name}", subdirs, [resource(problem, name)], HOW,
+                                   download=download)
+        x, y = read_pmlb(path)
     sd = x.std(0)
     keep = sd > 1e-12
     if not keep.any():
@@ -201,9 +270,11 @@ for _p in PROBLEMS:
                          locate=lambda p=_p, n=_name: _locate(p, n), sources=[resource(_p, _name).url])
 
 
-def split_tables(problem: str, seed: int, n_val: int, n_test: int) -> dict[str, list[str]]:
-    """Disjoint meta-train / meta-val / meta-test tables of one problem type (SAME_GROUP kept together)."""
-    tables = tuple(SHA256[problem])
+def split_tables(problem: str, seed: int, n_val: int, n_test: int,
+                 tables: tuple[str, ...] | None = None) -> dict[str, list[str]]:
+    """Disjoint meta-train / meta-val / meta-test tables of one problem type (SAME_GROUP kept together);
+    ``tables`` defaults to the PMLB tables of the problem type."""
+    tables = tuple(SHA256[problem]) if tables is None else tuple(tables)
     heads = sorted({SAME_GROUP.get(t, t) for t in tables})
     if n_val + n_test >= len(heads):
         raise ConfigError(f"{problem}: n_val_tables + n_test_tables = {n_val + n_test} leaves no meta-training "

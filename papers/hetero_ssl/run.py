@@ -56,7 +56,8 @@ def run(cfg: Config, workdir: Path | None = None) -> list[dict]:
     cfg.validate()
     setup(cfg)
     p, labs = cfg.problem, cfg.labelled_list()
-    split = split_tables(p, derive_seed(cfg.seed, "table_split"), cfg.n_val_tables, cfg.n_test_tables)
+    split = split_tables(p, derive_seed(cfg.seed, "table_split"), cfg.n_val_tables, cfg.n_test_tables,
+                         cfg.table_list())
     sources = {k: TaskSource(p, v, cfg.n_way, cfg.n_unlabelled, labs[-1]) for k, v in split.items()}
     d_range = (cfg.d_min, cfg.d_max)
     tests = sources["test"].fixed_tasks(np.random.default_rng(derive_seed(cfg.seed, "test_tasks")),

@@ -116,3 +116,78 @@ def test_split_by_table_is_disjoint_and_keeps_same_rows_together():
     with pytest.raises(ConfigError, match="no meta-training"):
         D.split_tables("regression", 0, 10, 30)
     assert len(D.SHA256["classification"]) == 61 and len(D.SHA256["regression"]) == 35
+
+
+ARFF = """% a tiny OpenML-style table
+@RELATION tiny
+@ATTRIBUTE width NUMERIC
+@ATTRIBUTE colour {red,green,blue}
+@ATTRIBUTE height REAL
+@ATTRIBUTE kind {cat,dog}
+@DATA
+{rows}
+"""
+
+
+def _arff_rows(n=12, missing_row=3):
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(n):
+        colour = ["red", "green", "blue"][i % 3]
+        rows.append(f"{rng.normal():.4f},{'?' if i == missing_row else colour},{rng.normal() + i % 2:.4f},"
+                    f"{['cat', 'dog'][i % 2]}")
+    return "\n".join(rows)
+
+
+def _serve_openml(tmp_path, data_id, md5=None):
+    served = tmp_path / "served"
+    served.mkdir(parents=True, exist_ok=True)
+    arff = served / f"{data_id}.arff"
+    arff.write_text(ARFF.replace("{rows}", _arff_rows()))
+    desc = {"data_set_description": {"id": str(data_id), "url": arff.as_uri(), "default_target_attribute": "kind",
+                                     "md5_checksum": md5 or hashlib.md5(arff.read_bytes()).hexdigest()}}
+    (served / f"{data_id}.json").write_text(__import__("json").dumps(desc))
+    return served.as_uri() + "/{data_id}.json"
+
+
+def test_openml_arff_is_read_downloaded_md5_verified_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setattr(D, "OPENML_API", _serve_openml(tmp_path, 61))
+    monkeypatch.setenv("REPRO_DATA", str(tmp_path / "empty"))
+    monkeypatch.delenv("REPRO_OFFLINE", raising=False)
+    monkeypatch.setattr(core, "DATA_DIR", tmp_path / "data")
+    D.load_table.cache_clear()
+    x, y = D.load_table("classification", "openml_61")
+    # 12 rows, one with a missing nominal value dropped; width, colour (as its index) and height kept
+    assert x.shape == (11, 3) and sorted(set(y.tolist())) == [0, 1]
+    raw, target = D.read_arff(tmp_path / "data/openml/61/dataset.arff", "kind")
+    # rows 0, 1, 2, 4 (row 3 lacks its colour): colour as the index in {red, green, blue}, kind in {cat, dog}
+    assert raw[:4, 1].tolist() == [0.0, 1.0, 2.0, 1.0] and target[:4].tolist() == [0.0, 1.0, 0.0, 0.0]
+    assert (tmp_path / "data/openml/61/description.json").is_file()
+    # the second load needs no network
+    monkeypatch.setattr(D, "OPENML_API", "file:///nonexistent/{data_id}.json")
+    D.load_table.cache_clear()
+    assert D.load_table("classification", "openml_61")[0].shape == (11, 3)
+    # a wrong published md5: the download is refused and nothing is left behind
+    monkeypatch.setattr(D, "OPENML_API", _serve_openml(tmp_path, 62, md5="0" * 32))
+    D.load_table.cache_clear()
+    with pytest.raises(ChecksumError):
+        D.load_table("classification", "openml_62")
+    assert not list((tmp_path / "data/openml").glob("62/*"))
+    # offline and absent: one clear error naming OpenML
+    monkeypatch.setenv("REPRO_OFFLINE", "1")
+    D.load_table.cache_clear()
+    with pytest.raises(DataMissingError, match="OpenML dataset 63"):
+        D.load_table("classification", "openml_63")
+    D.load_table.cache_clear()
+
+
+def test_openml_ids_replace_the_pmlb_tables():
+    from common.config import resolve
+    from papers.hetero_ssl import config as C
+
+    cfg = resolve(C.Config, C, "quick", cli={"openml_ids": "61, 1464,40975"}, cli_from_text=False)
+    assert cfg.table_list() == ("openml_61", "openml_1464", "openml_40975")
+    split = D.split_tables("classification", 0, 1, 1, cfg.table_list())
+    assert sorted(sum(split.values(), [])) == sorted(cfg.table_list()) and len(split["train"]) == 1
+    with pytest.raises(ConfigError, match="openml_ids"):
+        resolve(C.Config, C, "quick", cli={"openml_ids": "iris"}, cli_from_text=False)
