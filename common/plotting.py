@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -29,7 +30,8 @@ def line_with_bands(df: pd.DataFrame, x: str, y: str, hue: str, path: Path, titl
                     logy: bool = False, seed_col: str = "seed", ax=None) -> Path | None:
     """Mean over seeds of ``y`` against ``x`` per ``hue`` group, with a +-1 std band.
 
-    ``df`` holds one row per (hue, x, seed), e.g. a filtered ``<table>_runs.csv``.
+    ``df`` holds one row per (hue, x, seed), e.g. a filtered ``<table>_runs.csv``. On a log x axis the
+    ticks are the measured x values, written plainly (2, 5, 10, not 2 x 10^0); a long title is wrapped.
     """
     with plt.rc_context(STYLE):
         own = ax is None
@@ -45,10 +47,14 @@ def line_with_bands(df: pd.DataFrame, x: str, y: str, hue: str, path: Path, titl
         ax.set_ylabel(ylabel or y)
         if logx:
             ax.set_xscale("log")
+            ticks = np.unique(pd.to_numeric(df[x], errors="coerce").dropna().to_numpy(dtype=float))
+            if 0 < len(ticks) <= 12:
+                ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+                ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
         if logy:
             ax.set_yscale("log")
         if title:
-            ax.set_title(title)
+            ax.set_title("\n".join(textwrap.wrap(title, 46)))
         ax.legend(frameon=False)
         if own:
             return save(fig, path)

@@ -53,3 +53,19 @@ def test_line_with_bands_plots_mean_and_band(tmp_path):
     plt.close(fig)
     out = plotting.line_with_bands(df, "n", "time_s", "method", tmp_path / "y.png", logx=True)
     assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_log_x_axis_has_plain_ticks_at_the_measured_values_and_long_titles_wrap():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from common.plotting import line_with_bands
+
+    df = pd.DataFrame([{"n": n, "acc": 50 + n + s, "method": m, "seed": s} for n in (2, 5, 10) for s in (0, 1)
+                       for m in ("a", "b")])
+    fig, ax = plt.subplots()
+    line_with_bands(df, x="n", y="acc", hue="method", path=None, logx=True, ax=ax,
+                    title="a rather long title that would not fit the width of one small panel")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2", "5", "10"]
+    assert "\n" in ax.get_title()
+    plt.close(fig)
