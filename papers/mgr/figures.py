@@ -54,6 +54,7 @@ def make_figures(results_dir: Path, profile: str) -> None:
         for ax in axes:
             ax.set_xscale("log")
             ax.set_xticks(fracs, [f"{f:g}" for f in fracs])
+            ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
             ax.set_xlabel("training fraction of Fashion-MNIST")
         axes[0].set_ylabel("test accuracy (%)")
         axes[1].axhline(0, color="black", lw=0.8)
