@@ -51,11 +51,11 @@ class MAMLFamily(TaskLearner):
     def meta_param_groups(self):
         return [("init", list(self.meta.values()))]
 
-    def initial(self):
+    def initial(self, train: bool = True):
         def forward(p, x, **kw):
             return functional_call(self.model, p, (x,), kw)
 
-        return dict(self.meta), forward
+        return (dict(self.meta) if train else {k: v.detach() for k, v in self.meta.items()}), forward
 
 
 def _maml_family(variant: str):

@@ -86,8 +86,8 @@ class Config(BaseConfig):
     """Fixed episodes of the meta-test classes for the learning curve, drawn from their own seed stream
     (not the test episodes); used for the curve only, never to pick a model."""
     task_workers: int = field(default=1, metadata=EXECUTION_ONLY)
-    """Python threads that share the tasks of a meta-batch and the test episodes (each with its own copy of
-    the network; per-task gradients summed in task order, so results are bit-identical for any value)."""
+    """Python threads that share the meta-test episodes (each with its own copy of the network; every episode is
+    computed as in one thread, so results are bit-identical for any value). Meta-training runs one graph."""
 
     def validate(self) -> None:
         if self.method not in METHOD_NAMES:
@@ -129,10 +129,11 @@ class Config(BaseConfig):
 # Quick profile (CPU, 2 cores, claims-grade for t1/t2, README "Budget"): the Omniglot minimal splits (242
 # characters, deduplicated by alphabet and character), 1,000 meta-iterations with the schedule compressed
 # proportionally (warm-up and IteRand period = iterations / 30, as 1000 / 30000), 600 fixed test episodes,
-# a 5-point learning curve on 40 curve episodes; one torch thread per task, two task threads (both cores,
-# bit-identical to one). Tables that the CPU cannot run at a useful scale skip the quick profile (`quick: {skip: ...}`).
+# a 5-point learning curve on 40 curve episodes; one torch thread and no task threads per cell (the two cores
+# run two cells at once: EXECUTOR=local JOBS=2). Tables that the CPU cannot run at a useful scale skip the
+# quick profile (`quick: {skip: ...}`).
 QUICK = {"dataset": "omniglot_small", "threads": 1, "deterministic": True, "iterations": 1000, "warmup_iters": 33,
          "rerand_freq": 33, "eval_episodes": 600, "feature_episodes": 50, "curve_points": 5, "curve_episodes": 40,
-         "task_workers": 2}
+         "task_workers": 1}
 SMOKE = {"iterations": 6, "warmup_iters": 2, "rerand_freq": 3, "eval_episodes": 6, "feature_episodes": 3,
          "curve_points": 2, "curve_episodes": 3, "task_workers": 1}

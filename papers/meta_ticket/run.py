@@ -15,6 +15,7 @@ previous point) at ``curve_points`` evenly spaced iterations.
 
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,8 +67,15 @@ def sinusoid_problem(cfg: Config, device) -> Problem:
                    "mse", 1.0)
 
 
+@functools.lru_cache(maxsize=2)
+def _image_meta(dataset: str, size: int | None, rotations: bool):
+    """Meta-train / meta-test splits, read once per process (a worker of EXECUTOR=local runs many cells;
+    cells index the splits and never modify them)."""
+    return D.load_image_meta(dataset, size, rotations)
+
+
 def image_problem(cfg: Config, device) -> Problem:
-    train, test = D.load_image_meta(cfg.dataset, cfg.image_size or None, cfg.rotations)
+    train, test = _image_meta(cfg.dataset, cfg.image_size or None, cfg.rotations)
     if cfg.eval_dataset:   # cross-domain: meta-train on `dataset`, meta-test on another dataset's test classes
         test = D.load_eval_split(cfg.eval_dataset, cfg.image_size or None, int(train.y.max()) + 1)
         if test.image_shape != train.image_shape:

@@ -6,11 +6,11 @@ official cosine schedule with linear warm-up (``method.cosine_warmup_factor`` as
 or AdamW (``ticket_optimizer = adamw``, the official sinusoid setting); Meta-ticket's densely
 meta-learned ``aux`` parameters with AdamW (``aux_lr``).
 
-The meta-gradient is the mean of the per-task gradients, summed in task order. :class:`TaskPool` lets
-``task_workers`` Python threads share the tasks of a meta-batch (and the meta-test episodes); each thread
-uses its own copy of the network (``functional_call`` swaps a module's parameters, so threads must not
-share one), and every task is computed exactly as in one thread, so the result does not depend on the
-number of workers.
+The meta-gradient is one backward pass through the mean query loss of the meta-batch (all its tasks in
+one graph, sharing Meta-ticket's masks). :class:`TaskPool` lets ``task_workers`` Python threads share the
+meta-test episodes; each thread uses its own copy of the network (``functional_call`` swaps a module's
+parameters, so threads must not share one), and every episode is computed exactly as in one thread, so
+the result does not depend on the number of workers.
 """
 
 from __future__ import annotations
@@ -79,24 +79,14 @@ class TaskPool:
 
 
 def meta_gradient(learner: TaskLearner, tasks: list, loss_fn, inner_lr: float, steps: int, first_order: bool,
-                  metric: Callable | None, pool: TaskPool | None = None) -> tuple[float, float]:
+                  metric: Callable | None) -> tuple[float, float]:
     """Set ``.grad`` of every meta-parameter to the gradient of the mean query loss over ``tasks`` (after
-    inner adaptation), computed per task and summed in task order; returns (mean loss, mean metric)."""
+    inner adaptation; one graph and one backward pass for the meta-batch); returns (mean loss, mean metric)."""
     params = [p for _, group in learner.meta_param_groups() for p in group]
-
-    def one(lrn: TaskLearner, task) -> tuple[float, float, tuple]:
-        loss, score = meta_loss(lrn, [task], loss_fn, inner_lr, steps, first_order, metric)
-        return float(loss.detach()), score, torch.autograd.grad(loss, params, allow_unused=True)
-
-    res = (pool or TaskPool(1)).map(one, learner, list(tasks))
-    n = len(res)
-    for i, p in enumerate(params):
-        total = None
-        for _, _, g in res:
-            gi = g[i] if g[i] is not None else torch.zeros_like(p)
-            total = gi if total is None else total + gi
-        p.grad = total / n
-    return float(np.mean([r[0] for r in res])), float(np.mean([r[1] for r in res]))
+    loss, score = meta_loss(learner, list(tasks), loss_fn, inner_lr, steps, first_order, metric)
+    for p, g in zip(params, torch.autograd.grad(loss, params, materialize_grads=True)):
+        p.grad = g
+    return float(loss.detach()), score
 
 
 def curve_iterations(iterations: int, points: int) -> list[int]:
@@ -168,8 +158,7 @@ def meta_train(cfg, learner: TaskLearner, sample_tasks: Callable[[np.random.Gene
         tasks = sample_tasks(rng, cfg.meta_batch)
         for o, _ in opts:
             o.zero_grad(set_to_none=True)
-        loss, score = meta_gradient(learner, tasks, loss_fn, cfg.inner_lr, cfg.train_steps, cfg.first_order, metric,
-                                    pool)
+        loss, score = meta_gradient(learner, tasks, loss_fn, cfg.inner_lr, cfg.train_steps, cfg.first_order, metric)
         for o, sched in opts:
             o.step()
             if sched is not None:
@@ -199,8 +188,7 @@ def meta_test(learner: TaskLearner, tasks, loss_fn, metric: Callable, inner_lr: 
 
     def one(lrn: TaskLearner, item) -> tuple[float, list | None]:
         i, (xs, ys, xq, yq) = item
-        params0, forward = lrn.initial()
-        params0 = {k: v.detach() for k, v in params0.items()}
+        params0, forward = lrn.initial(train=False)
         adapted = adapt(forward, params0, lrn.adapt_keys, xs, ys, loss_fn, inner_lr, steps, create_graph=False)
         with torch.no_grad():
             score = float(metric(forward(adapted, xq), yq))
