@@ -116,7 +116,8 @@ def test_quick_profile_spends_its_budget_on_t1_t2():
         assert {c.values["seed"] for c in cells} == {0, 1, 2}
         assert all(c.config.iterations >= 1000 and c.config.eval_episodes >= 600 for c in cells)
         full = expand_table(paper, t, "full")
-        assert all(c.config.iterations == 30000 and c.config.dataset == "omniglot" for c in full)
+        assert all(c.config.iterations == 30000 and c.config.dataset == "omniglot" and c.config.meta_batch == 4
+                   for c in full)
     from common.sweep import skip_reason
 
     for path in TABLES.glob("x_*.yaml"):
