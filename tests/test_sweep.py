@@ -154,15 +154,19 @@ def test_make_unknown_paper_lists_available():
 
 def test_cli_exit_codes(tmp_path):
     env = subprocess_env(tmp_path)
-    out = subprocess.run([sys.executable, "-m", "common.cli", "reproduce", "digits-logreg", "--profile", "fast"],
-                         cwd=REPO, env=env, capture_output=True, text=True)
-    assert out.returncode == 2 and "unknown profile 'fast'" in out.stderr and "Traceback" not in out.stderr
-    out = subprocess.run([sys.executable, "-m", "tests.fixture_papers.digits_logreg.run", "--help"],
-                         cwd=REPO, env=env, capture_output=True, text=True)
-    assert out.returncode == 0 and "Inverse L2 regularisation strength" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "tests.fixture_papers.digits_logreg.run", "--C", "abc"],
-                         cwd=REPO, env=env, capture_output=True, text=True)
-    assert out.returncode == 2 and "C: cannot read 'abc' as float" in out.stderr
+    commands = [["common.cli", "reproduce", "digits-logreg", "--profile", "fast"],
+                ["tests.fixture_papers.digits_logreg.run", "--help"],
+                ["tests.fixture_papers.digits_logreg.run", "--C", "abc"]]
+    # the three processes run side by side (each spends seconds importing torch)
+    procs = [subprocess.Popen([sys.executable, "-m", *c], cwd=REPO, env=env, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for c in commands]
+    (fast, help_, bad_c) = [(p.communicate(), p.returncode) for p in procs]
+    (_, err), rc = fast
+    assert rc == 2 and "unknown profile 'fast'" in err and "Traceback" not in err
+    (out, _), rc = help_
+    assert rc == 0 and "Inverse L2 regularisation strength" in out
+    (_, err), rc = bad_c
+    assert rc == 2 and "C: cannot read 'abc' as float" in err
     assert not (tmp_path / "runs").exists()
 
 
