@@ -72,11 +72,10 @@ def test_unknown_key_is_refused():
 
 @pytest.mark.data
 def test_smoke_run_of_one_cell():
-    from papers.fast_gsot.run import run
+    from papers.fast_gsot.run import load_pair, run
 
-    try:
-        D.digits_features()
-        D.mnist5k_features()
+    try:  # the pair run() uses: its 8x8 MNIST features are computed once and cached
+        load_pair(QUICK["dataset"])
     except DataMissingError as exc:
         pytest.skip(str(exc))
     cfg = apply_overrides(apply_overrides(Config(), {**QUICK, **SMOKE}, "smoke"),
