@@ -75,6 +75,8 @@ class Config(BaseConfig):
     """AdamW lr for parameters meta-learned densely by Meta-ticket (sinusoid: hidden1, hidden3, biases)."""
     eval_episodes: int = 1000
     """Meta-test episodes (official test_batch_size)."""
+    control_episodes: int = 0
+    """Meta-test episodes (the first ones of the fixed test episodes) for the random-mask control; 0 = all."""
     feature_episodes: int = 50
     """Meta-test episodes used for the feature-change (CKA before vs after adaptation) analysis."""
     sin_hidden: int = 40
@@ -100,10 +102,10 @@ class Config(BaseConfig):
                     "task_workers"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
-        if min(self.q_query, self.feature_episodes, self.warmup_iters, self.rerand_freq, self.curve_points,
+        if min(self.q_query, self.feature_episodes, self.control_episodes, self.warmup_iters, self.rerand_freq, self.curve_points,
                self.curve_episodes) < 0:
-            raise ValueError("q_query, feature_episodes, warmup_iters, rerand_freq, curve_points and curve_episodes "
-                             "must be >= 0")
+            raise ValueError("q_query, feature_episodes, control_episodes, warmup_iters, rerand_freq, curve_points and "
+                             "curve_episodes must be >= 0")
         if not 0.0 <= self.init_sparsity < 1.0:
             raise ValueError(f"init_sparsity must be in [0, 1), got {self.init_sparsity}")
         if not 0.0 <= self.score_momentum < 1.0:
@@ -128,12 +130,12 @@ class Config(BaseConfig):
 
 # Quick profile (CPU, 2 cores, claims-grade for t1/t2, README "Budget"): the Omniglot minimal splits (242
 # characters, deduplicated by alphabet and character), 1,000 meta-iterations with the schedule compressed
-# proportionally (warm-up and IteRand period = iterations / 30, as 1000 / 30000), 600 fixed test episodes,
-# a 5-point learning curve on 40 curve episodes; one torch thread and no task threads per cell (the two cores
-# run two cells at once: EXECUTOR=local JOBS=2). Tables that the CPU cannot run at a useful scale skip the
-# quick profile (`quick: {skip: ...}`).
+# proportionally (warm-up and IteRand period = iterations / 30, as 1000 / 30000), 600 fixed test episodes
+# (the random-mask control on the first 300), a 5-point learning curve on 30 curve episodes; one torch thread and
+# no task threads per cell (the two cores run two cells at once: EXECUTOR=local JOBS=2). Tables that the CPU
+# cannot run at a useful scale skip the quick profile (`quick: {skip: ...}`).
 QUICK = {"dataset": "omniglot_small", "threads": 1, "deterministic": True, "iterations": 1000, "warmup_iters": 33,
-         "rerand_freq": 33, "eval_episodes": 600, "feature_episodes": 50, "curve_points": 5, "curve_episodes": 40,
-         "task_workers": 1}
+         "rerand_freq": 33, "eval_episodes": 600, "control_episodes": 300, "feature_episodes": 50, "curve_points": 5,
+         "curve_episodes": 30, "task_workers": 1}
 SMOKE = {"iterations": 6, "warmup_iters": 2, "rerand_freq": 3, "eval_episodes": 6, "feature_episodes": 3,
          "curve_points": 2, "curve_episodes": 3, "task_workers": 1}

@@ -100,9 +100,11 @@ def image_problem(cfg: Config, device) -> Problem:
 
 def random_mask_control(cfg: Config, learner: MetaTicket, prob: Problem, name: str, pool: TaskPool) -> list[dict]:
     """Rows of method ``<method>_random_mask``: the meta-trained Meta-ticket with every mask replaced by a
-    random one of the same per-layer sparsity, on the same weights and the same test tasks."""
+    random one of the same per-layer sparsity, on the same weights and the same test tasks (the first
+    ``control_episodes`` of them)."""
     control = learner.with_random_masks(torch.Generator().manual_seed(derive_seed(cfg.seed, "random_mask")))
-    vals, _ = meta_test(control, prob.test_tasks, prob.loss_fn, prob.metric, cfg.inner_lr, cfg.test_steps, 0, pool)
+    tasks = prob.test_tasks[:cfg.control_episodes] if cfg.control_episodes else prob.test_tasks
+    vals, _ = meta_test(control, tasks, prob.loss_fn, prob.metric, cfg.inner_lr, cfg.test_steps, 0, pool)
     m, ci = mean_ci95(prob.scale * vals)
     method = f"{cfg.method}_random_mask"
     return [{"method": method, "metric": f"test_{name}", "value": m, "n": len(vals)},

@@ -76,10 +76,14 @@ def test_smoke_run_sinusoid_cell(tmp_path):
 @pytest.mark.data
 @needs_omniglot
 def test_smoke_run_omniglot_cell():
-    cfg = replace(Config(), **{**QUICK, **SMOKE, "method": "meta_ticket", "threads": 1})
+    cfg = replace(Config(), **{**QUICK, **SMOKE, "method": "meta_ticket", "threads": 1, "control_episodes": 4})
     rows = run(cfg)
-    vals = {r["metric"]: r["value"] for r in rows}
+    vals = {r["metric"]: r["value"] for r in rows if r.get("method") is None}
     assert 0 <= vals["test_acc_pct"] <= 100
+    # the random-mask control runs on the first control_episodes test episodes
+    control = {r["metric"]: r for r in rows if r.get("method") == "meta_ticket_random_mask"}
+    assert control["test_acc_pct"]["n"] == 4 and [r["n"] for r in rows if r["metric"] == "test_acc_pct"
+                                                    and r.get("method") is None] == [SMOKE["eval_episodes"]]
     assert {"feature_cka_l1", "feature_cka_l4", "sparsity_pct", "test_ci95_pct"} <= set(vals)
     assert vals["n_params"] == 784 * 256 + 256 + 2 * 256 + 256 * 128 + 128 + 2 * 128 + 128 * 64 + 64 + 2 * 64 \
         + 64 * 64 + 64 + 2 * 64 + 64 * 5 + 5
