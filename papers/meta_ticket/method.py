@@ -180,7 +180,7 @@ class MetaTicket(TaskLearner):
         masks = self.masks() if train else {n: m.detach() for n, m in self.masks().items()}
         aux = self.aux if train else {n: v.detach() for n, v in self.aux.items()}
         # The fixed weights enter as leaves (the inner loop differentiates w.r.t. them); their masked values
-        # m ⊙ w are computed once here and shared by every task of the meta-batch (or every test episode).
+        # m ⊙ w are computed once here and shared by every task of the meta-batch.
         params = {**{n: (w.detach().requires_grad_() if n in masks else w) for n, w in self.weights.items()}, **aux}
         start = {n: (params[n], masks[n] * params[n]) for n in masks}
 
