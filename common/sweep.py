@@ -67,7 +67,7 @@ LABEL_EXCLUDE = {"dataset", "method", "seed"}
 
 def _bad_input_errors() -> tuple[type[BaseException], ...]:
     import common.data.core as D
-    from common.meta.tasks import TaskError
+    from common.meta import TaskError  # the lazy namespace: naming it imports no torch
 
     errors: list[type[BaseException]] = [C.ConfigError, SweepError, TaskError]
     errors += [getattr(D, n) for n in ("DataError", "DataMissingError", "DataFormatError", "ChecksumError")
