@@ -49,3 +49,14 @@ def _default_dtype_is_restored():
     after = torch.get_default_dtype()
     torch.set_default_dtype(before)
     assert after == before, f"the test left torch's default dtype at {after} (was {before})"
+
+
+@pytest.fixture
+def few_bootstrap_draws(monkeypatch):
+    """``common.claims.bootstrap_interval`` with 300 draws instead of 4,000, for tests of claims built on
+    clear-cut constructed results (use: ``pytestmark = pytest.mark.usefixtures("few_bootstrap_draws")``)."""
+    from functools import partial
+
+    import common.claims as CC
+
+    monkeypatch.setattr(CC, "bootstrap_interval", partial(CC.bootstrap_interval, n_boot=300))

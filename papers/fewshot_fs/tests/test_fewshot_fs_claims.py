@@ -13,14 +13,8 @@ from papers.fewshot_fs.claims import BASELINES, CLAIMS, TABLE
 TABLE_SETS = {TABLE: (["fashion", "digits"], [5, 20]), "x_tables": (["letter", "satimage"], [2, 8])}
 
 
-@pytest.fixture(autouse=True)
-def _fewer_bootstrap_draws(monkeypatch):
-    """The claims below are clear-cut; 300 bootstrap draws instead of 4,000 keep the tests fast."""
-    from functools import partial
-
-    import common.claims as CC
-
-    monkeypatch.setattr(CC, "bootstrap_interval", partial(CC.bootstrap_interval, n_boot=300))
+# the claims these tests construct are clear-cut: 300 bootstrap draws (root conftest) keep them fast
+pytestmark = pytest.mark.usefixtures("few_bootstrap_draws")
 
 
 def _write(folder, proposed_offset: float, tables_offset: float | None = None, tables=(TABLE,)):

@@ -118,14 +118,8 @@ def test_claim_margins_exceed_the_measured_drift():
     assert CL.DRIFT["table"] in ("t1_auc", "t1_auc_b")
 
 
-@pytest.fixture(autouse=True)
-def _fewer_bootstrap_draws(monkeypatch):
-    """The claims below are clear-cut; 300 bootstrap draws instead of 4,000 keep the tests fast."""
-    from functools import partial
-
-    import common.claims as CC
-
-    monkeypatch.setattr(CC, "bootstrap_interval", partial(CC.bootstrap_interval, n_boot=300))
+# the claims these tests construct are clear-cut: 300 bootstrap draws (root conftest) keep them fast
+pytestmark = pytest.mark.usefixtures("few_bootstrap_draws")
 
 
 def _fake_results(folder, value, methods=("proposed",) + CL.PAPER_BASELINES, anomalies=3, seeds=3, split=False):

@@ -13,14 +13,8 @@ from papers.hetero_ssl.claims import BASELINES, CLAIMS, TABLE
 LABELLED = {"pmlb_classification": [1, 3, 5], "pmlb_regression": [5, 10, 20]}
 
 
-@pytest.fixture(autouse=True)
-def _fewer_bootstrap_draws(monkeypatch):
-    """The claims below are clear-cut; 300 bootstrap draws instead of 4,000 keep the tests fast."""
-    from functools import partial
-
-    import common.claims as CC
-
-    monkeypatch.setattr(CC, "bootstrap_interval", partial(CC.bootstrap_interval, n_boot=300))
+# the claims these tests construct are clear-cut: 300 bootstrap draws (root conftest) keep them fast
+pytestmark = pytest.mark.usefixtures("few_bootstrap_draws")
 
 
 def _write(folder, gain: float) -> dict:
